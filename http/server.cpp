@@ -1,0 +1,883 @@
+#include "http/server.hpp"
+
+#include <algorithm>
+#include <array>
+#include <atomic>
+#include <cctype>
+#include <exception>
+#include <latch>
+#include <mutex>
+#include <stdexcept>
+#include <thread>
+#include <type_traits>
+#include <unordered_map>
+
+#include <openssl/rand.h>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http/tls.hpp"
+#include "persistence/errors.hpp"
+#include "persistence/log.hpp"
+
+namespace mext::http {
+namespace {
+
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+using tcp = net::ip::tcp;
+using clock = std::chrono::steady_clock;
+
+// How long a closing connection may take to read the client's leftovers or close_notify: long
+// enough for a client to read an early error answer, short enough not to pin the socket.
+constexpr std::chrono::seconds linger_timeout{2};
+
+char lower(char c) {
+  return static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+}
+
+std::string lowercase(std::string_view s) {
+  std::string out(s);
+  std::transform(out.begin(), out.end(), out.begin(), lower);
+  return out;
+}
+
+bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [](char x, char y) { return lower(x) == lower(y); });
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Nothing when a '%' is not followed by two hex digits.
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      int hi = hex_value(s[i + 1]);
+      int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out += static_cast<char>(hi * 16 + lo);
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string_view> split_path(std::string_view path) {
+  std::vector<std::string_view> out;
+  if (!path.empty() && path.front() == '/') path.remove_prefix(1);
+  for (;;) {
+    auto slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) break;
+    path.remove_prefix(slash + 1);
+  }
+  return out;
+}
+
+bool valid_request_id(std::string_view id) {
+  if (id.empty() || id.size() > 64) return false;
+  return std::all_of(id.begin(), id.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_';
+  });
+}
+
+std::string new_request_id() {
+  unsigned char bytes[16];
+  if (RAND_bytes(bytes, sizeof bytes) != 1) {
+    // A request id is a correlation handle, not a secret: a unique fallback keeps serving.
+    log::error("http.request_id_random_failed").field("detail", openssl_error("RAND_bytes"));
+    static std::atomic<uint64_t> counter{0};
+    return "local-" + std::to_string(counter.fetch_add(1) + 1);
+  }
+  static constexpr char digits[] = "0123456789abcdef";
+  std::string out;
+  out.reserve(32);
+  for (unsigned char b : bytes) {
+    out += digits[b >> 4];
+    out += digits[b & 0xf];
+  }
+  return out;
+}
+
+// Boost 1.74's string_view is boost::string_view, which does not convert to or from the std one.
+std::string_view to_std(beast::string_view s) {
+  return {s.data(), s.size()};
+}
+beast::string_view to_beast(std::string_view s) {
+  return {s.data(), s.size()};
+}
+
+bool has_control_chars(std::string_view s) {
+  return std::any_of(s.begin(), s.end(),
+                     [](char c) { return c == '\r' || c == '\n' || c == '\0'; });
+}
+
+}  // namespace
+
+// ---- request, response ----
+
+std::optional<std::string> request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return v;
+  return std::nullopt;
+}
+
+std::optional<std::string> request::query_param(std::string_view name) const {
+  std::string_view rest = query;
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    std::string_view pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    auto eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    if (!key || *key != name) continue;
+    if (eq == std::string_view::npos) return std::string{};
+    if (auto value = percent_decode(pair.substr(eq + 1), true)) return value;
+  }
+  return std::nullopt;
+}
+
+response json(int status, std::string body) {
+  response r;
+  r.status = status;
+  r.body = std::move(body);
+  return r;
+}
+
+response problem(int status, std::string title, std::string detail) {
+  nlohmann::json doc = {{"type", "about:blank"},
+                        {"title", std::move(title)},
+                        {"status", status},
+                        {"detail", std::move(detail)}};
+  response r;
+  r.status = status;
+  r.content_type = "application/problem+json";
+  // Replacing invalid UTF-8 keeps a detail built from client input from throwing here.
+  r.body = doc.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+response from_error(const caf::error& err) {
+  int status = http_status(err);
+  auto r = problem(status, std::string(reason_phrase(status)), detail_of(err));
+  // API.md: every 429 tells the client when to retry; a handler may replace the default.
+  if (status == 429) r.headers.emplace_back("Retry-After", "1");
+  return r;
+}
+
+std::string_view reason_phrase(int status) {
+  if (status == 413) return "Content Too Large";  // RFC 9110's name; Beast has RFC 7231's
+  if (status < 100 || status > 999) return "Unknown";
+  auto code = bhttp::int_to_status(static_cast<unsigned>(status));
+  if (code == bhttp::status::unknown) return "Unknown";
+  return to_std(bhttp::obsolete_reason(code));
+}
+
+bool is_loopback_host(std::string_view host) {
+  if (iequals(host, "localhost")) return true;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  auto addr = net::ip::make_address(std::string(host), ec);
+  return !ec && addr.is_loopback();
+}
+
+// ---- router ----
+
+void router::add(std::string method, std::string pattern, handler h) {
+  if (method.empty() || pattern.empty() || pattern.front() != '/')
+    throw std::invalid_argument("router: bad route " + method + " " + pattern);
+  if (!h) throw std::invalid_argument("router: no handler for " + method + " " + pattern);
+  route r{std::move(method), pattern, {}, std::move(h)};
+  for (auto part : split_path(pattern)) {
+    segment seg;
+    if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
+      seg.text = std::string(part.substr(1, part.size() - 2));
+      seg.param = true;
+      bool ok = !seg.text.empty() && std::all_of(seg.text.begin(), seg.text.end(), [](char c) {
+        return std::isalnum(static_cast<unsigned char>(c)) || c == '_';
+      });
+      for (const auto& prev : r.segments)
+        if (prev.param && prev.text == seg.text) ok = false;
+      if (!ok) throw std::invalid_argument("router: bad parameter in " + pattern);
+    } else {
+      if (part.find_first_of("{}?#") != std::string_view::npos)
+        throw std::invalid_argument("router: bad segment in " + pattern);
+      seg.text = std::string(part);
+    }
+    r.segments.push_back(std::move(seg));
+  }
+  // Two routes of one method whose patterns differ only in parameter names are ambiguous.
+  for (const auto& other : routes_) {
+    if (other.method != r.method || other.segments.size() != r.segments.size()) continue;
+    bool same = std::equal(other.segments.begin(), other.segments.end(), r.segments.begin(),
+                           [](const segment& a, const segment& b) {
+                             return a.param == b.param && (a.param || a.text == b.text);
+                           });
+    if (same) throw std::invalid_argument("router: duplicate route " + r.method + " " + pattern);
+  }
+  routes_.push_back(std::move(r));
+}
+
+std::vector<std::pair<std::string, std::string>> router::routes() const {
+  std::vector<std::pair<std::string, std::string>> out;
+  out.reserve(routes_.size());
+  for (const auto& r : routes_) out.emplace_back(r.method, r.pattern);
+  return out;
+}
+
+router::match router::find(std::string_view method, std::string_view path) const {
+  const auto parts = split_path(path);
+  match result;
+  const route* best = nullptr;
+  std::vector<std::string> allowed;
+  // More specific wins: compared segment by segment, a literal beats a parameter.
+  auto more_specific = [](const route& a, const route& b) {
+    for (std::size_t i = 0; i < a.segments.size(); ++i)
+      if (a.segments[i].param != b.segments[i].param) return !a.segments[i].param;
+    return false;
+  };
+  for (const auto& r : routes_) {
+    if (r.segments.size() != parts.size()) continue;
+    bool ok = true;
+    for (std::size_t i = 0; ok && i < parts.size(); ++i) {
+      const auto& seg = r.segments[i];
+      ok = seg.param ? !parts[i].empty() : seg.text == parts[i];
+    }
+    if (!ok) continue;
+    if (r.method != method) {
+      allowed.push_back(r.method);
+      continue;
+    }
+    if (best == nullptr || more_specific(r, *best)) best = &r;
+  }
+  if (best != nullptr) {
+    std::map<std::string, std::string> params;
+    for (std::size_t i = 0; i < parts.size(); ++i) {
+      if (!best->segments[i].param) continue;
+      auto value = percent_decode(parts[i], false);
+      if (!value) return result;  // a malformed escape names no resource
+      params.emplace(best->segments[i].text, std::move(*value));
+    }
+    result.target = &best->h;
+    result.pattern = best->pattern;
+    result.params = std::move(params);
+    result.status = 0;
+    return result;
+  }
+  if (!allowed.empty()) {
+    std::sort(allowed.begin(), allowed.end());
+    allowed.erase(std::unique(allowed.begin(), allowed.end()), allowed.end());
+    result.status = 405;
+    for (const auto& m : allowed) {
+      if (!result.allow.empty()) result.allow += ", ";
+      result.allow += m;
+    }
+  }
+  return result;
+}
+
+// ---- connections ----
+
+namespace {
+
+class session_base;
+
+// What the acceptor, the sessions and every outstanding respond_fn share. `open` turns false
+// when the server stops: from then on no respond_fn posts to the (soon gone) io_context.
+struct shared_state {
+  server_settings settings;
+  std::shared_ptr<const router> routes;
+  std::mutex mu;
+  bool open = true;
+  uint64_t next_id = 0;
+  // The registry owns the connections, so stop() can close them all; a connection removes itself
+  // when it ends.
+  std::unordered_map<uint64_t, std::shared_ptr<session_base>> sessions;
+};
+
+class session_base : public std::enable_shared_from_this<session_base> {
+ public:
+  virtual ~session_base() = default;
+  virtual void run() = 0;
+  virtual net::any_io_executor executor() = 0;
+  // Both run on the connection's strand.
+  virtual void on_response(response r) = 0;
+  virtual void close() = 0;
+};
+
+// The one answer to one request. It posts onto the connection's strand, whichever thread answers.
+class pending_response {
+ public:
+  pending_response(std::shared_ptr<shared_state> state, std::weak_ptr<session_base> session)
+      : state_(std::move(state)), session_(std::move(session)) {}
+  pending_response(const pending_response&) = delete;
+  pending_response& operator=(const pending_response&) = delete;
+
+  ~pending_response() {
+    if (!answered_.exchange(true))
+      send(problem(500, "Internal Server Error", "the request was not answered"));
+  }
+
+  void answer(response r) {
+    if (answered_.exchange(true)) return;
+    send(std::move(r));
+  }
+
+ private:
+  void send(response r) {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (!state_->open) return;
+    auto session = session_.lock();
+    if (!session) return;
+    net::post(session->executor(),
+              [session, r = std::move(r)]() mutable { session->on_response(std::move(r)); });
+  }
+
+  std::shared_ptr<shared_state> state_;
+  std::weak_ptr<session_base> session_;
+  std::atomic<bool> answered_{false};
+};
+
+template <class Stream>
+class session final : public session_base {
+ public:
+  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <class... Args>
+  session(std::shared_ptr<shared_state> state, uint64_t id, std::string remote_ip, Args&&... args)
+      : state_(std::move(state)),
+        settings_(state_->settings),
+        id_(id),
+        remote_ip_(std::move(remote_ip)),
+        stream_(std::forward<Args>(args)...),
+        executor_(stream_.get_executor()) {}
+
+  void run() override {
+    net::dispatch(stream_.get_executor(), [self = self_ptr()] { self->begin(); });
+  }
+
+  // A copy taken at construction: other threads may read it while the stream is in use.
+  net::any_io_executor executor() override { return executor_; }
+
+  void on_response(response r) override {
+    if (!awaiting_ || closing_) return;
+    awaiting_ = false;
+    write(std::move(r));
+  }
+
+  void close() override {
+    closing_ = true;
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+    // A connection waiting for its handler has no operation left to report the close.
+    if (awaiting_) finish();
+  }
+
+ private:
+  std::shared_ptr<session> self_ptr() {
+    return std::static_pointer_cast<session>(shared_from_this());
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+
+  void begin() {
+    if constexpr (is_tls) {
+      lowest().expires_after(settings_.read_timeout);
+      stream_.async_handshake(ssl::stream_base::server, [self = self_ptr()](beast::error_code ec) {
+        if (ec) {
+          log::debug("http.tls_handshake_failed").field("reason", ec.message());
+          return self->abort();
+        }
+        self->wait_for_request();
+      });
+    } else {
+      wait_for_request();
+    }
+  }
+
+  // Between requests the idle timeout applies; once a request's first byte is in, the read one.
+  void wait_for_request() {
+    if (closing_) return finish();
+    if (served_ == 0 || buffer_.size() > 0) return read_header();
+    lowest().expires_after(settings_.idle_timeout);
+    stream_.async_read_some(buffer_.prepare(4096),
+                            [self = self_ptr()](beast::error_code ec, std::size_t n) {
+                              if (ec) return self->abort();
+                              self->buffer_.commit(n);
+                              self->read_header();
+                            });
+  }
+
+  void read_header() {
+    parser_.emplace();
+    parser_->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(settings_.max_header_bytes, UINT32_MAX)));
+    parser_->body_limit(static_cast<std::uint64_t>(settings_.max_body_bytes));
+    lowest().expires_after(settings_.read_timeout);
+    bhttp::async_read_header(
+        stream_, buffer_, *parser_,
+        [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_header(ec); });
+  }
+
+  void on_header(beast::error_code ec) {
+    if (ec) return on_read_error(ec);
+    // Clients that wait for "100 Continue" before sending a body get it once the header passed.
+    if (iequals(to_std(parser_->get()[bhttp::field::expect]), "100-continue")) {
+      continue_ = {};
+      continue_.version(11);
+      continue_.result(bhttp::status::continue_);
+      bhttp::async_write(stream_, continue_,
+                         [self = self_ptr()](beast::error_code ec, std::size_t) {
+                           if (ec) return self->abort();
+                           self->read_body();
+                         });
+      return;
+    }
+    read_body();
+  }
+
+  void read_body() {
+    bhttp::async_read(stream_, buffer_, *parser_,
+                      [self = self_ptr()](beast::error_code ec, std::size_t) {
+                        if (ec) return self->on_read_error(ec);
+                        self->dispatch_request();
+                      });
+  }
+
+  void on_read_error(beast::error_code ec) {
+    if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return abort();
+    if (ec == bhttp::error::body_limit)
+      return fail(
+          413, "the request body exceeds " + std::to_string(settings_.max_body_bytes) + " bytes");
+    if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
+      return fail(431, "the request header exceeds " + std::to_string(settings_.max_header_bytes) +
+                           " bytes");
+    if (&ec.category() == &bhttp::make_error_code(bhttp::error::bad_method).category())
+      return fail(400, "malformed HTTP request");
+    abort();  // timeout, reset or TLS failure: nobody to answer
+  }
+
+  // Answers a request that could not be read, then closes: the rest of the stream is unusable.
+  void fail(int status, std::string detail) {
+    req_ = request{};
+    req_.request_id = new_request_id();
+    route_ = "-";
+    method_ = "-";
+    keep_alive_ = false;
+    head_request_ = false;
+    drain_ = true;
+    received_ = clock::now();
+    write(problem(status, std::string(reason_phrase(status)), std::move(detail)));
+  }
+
+  void dispatch_request() {
+    auto msg = parser_->release();
+    parser_.reset();
+    req_ = request{};
+    received_ = clock::now();
+    req_.method = std::string(msg.method_string());
+    method_ = msg.method() == bhttp::verb::unknown ? "other" : req_.method;
+    req_.target = std::string(msg.target());
+    auto q = req_.target.find('?');
+    req_.path = req_.target.substr(0, q);
+    if (q != std::string::npos) req_.query = req_.target.substr(q + 1);
+    for (const auto& f : msg)
+      req_.headers.emplace_back(lowercase(to_std(f.name_string())), std::string(f.value()));
+    req_.body = std::move(msg.body());
+    req_.remote_ip = remote_ip_;
+    auto incoming = req_.header("x-request-id");
+    req_.request_id = incoming && valid_request_id(*incoming) ? *incoming : new_request_id();
+    keep_alive_ = msg.keep_alive();
+    head_request_ = msg.method() == bhttp::verb::head;
+    drain_ = false;
+    awaiting_ = true;
+
+    auto m = state_->routes->find(req_.method, req_.path);
+    if (m.target == nullptr) {
+      route_ = "(unmatched)";
+      if (m.status == 405) {
+        auto r = problem(405, "Method Not Allowed", "this path does not accept " + method_);
+        r.headers.emplace_back("Allow", m.allow);
+        return on_response(std::move(r));
+      }
+      return on_response(problem(404, "Not Found", "no resource at this path"));
+    }
+    route_ = std::move(m.pattern);
+    req_.params = std::move(m.params);
+    auto pending = std::make_shared<pending_response>(state_, weak_from_this());
+    try {
+      (*m.target)(req_, [pending](response r) { pending->answer(std::move(r)); });
+    } catch (...) {
+      // The exception text may quote input, so only the route and the id are logged.
+      log::error("http.handler_exception")
+          .field("request_id", req_.request_id)
+          .field("route", route_);
+      pending->answer(problem(500, "Internal Server Error", "the request failed"));
+    }
+  }
+
+  void write(response r) {
+    int status = r.status >= 200 && r.status <= 999 ? r.status : 500;
+    res_ = {};
+    res_.version(11);
+    res_.result(static_cast<unsigned>(status));
+    auto given = [&r](std::string_view name) {
+      return std::any_of(r.headers.begin(), r.headers.end(),
+                         [name](const auto& h) { return iequals(h.first, name); });
+    };
+    auto set_default = [&](std::string_view name, std::string_view value) {
+      if (!given(name)) res_.set(to_beast(name), to_beast(value));
+    };
+    const bool no_body = status == 204 || status == 304;
+    if (!no_body && !r.content_type.empty()) set_default("Content-Type", r.content_type);
+    set_default("X-Request-Id", req_.request_id);
+    set_default("X-Content-Type-Options", "nosniff");
+    set_default("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
+    set_default("Referrer-Policy", "no-referrer");
+    set_default("Cache-Control", "no-store");
+    if constexpr (is_tls) set_default("Strict-Transport-Security", "max-age=31536000");
+    for (const auto& [name, value] : r.headers) {
+      // A CR or LF would let a value smuggle in headers of its own (response splitting).
+      if (name.empty() || has_control_chars(name) || has_control_chars(value)) {
+        log::warn("http.header_dropped")
+            .field("request_id", req_.request_id)
+            .field("route", route_);
+        continue;
+      }
+      res_.insert(to_beast(name), to_beast(value));
+    }
+    if (!no_body) res_.body() = std::move(r.body);
+    res_.keep_alive(keep_alive_ && !closing_);
+    res_.prepare_payload();
+    if (head_request_) {
+      // A HEAD answer announces the length of the body it does not send.
+      auto length = res_.body().size();
+      res_.body().clear();
+      res_.content_length(length);
+    }
+    lowest().expires_after(settings_.read_timeout);
+    bhttp::async_write(stream_, res_, [self = self_ptr()](beast::error_code ec, std::size_t) {
+      self->on_write(ec);
+    });
+  }
+
+  void on_write(beast::error_code ec) {
+    auto micros = std::chrono::duration_cast<std::chrono::microseconds>(clock::now() - received_);
+    log::info("http.request")
+        .field("request_id", req_.request_id)
+        .field("method", method_)
+        .field("route", route_)
+        .field("status", static_cast<int>(res_.result_int()))
+        .field("duration_us", static_cast<uint64_t>(micros.count()));
+    if (ec) return abort();
+    ++served_;
+    if (!res_.keep_alive()) return shut_down();
+    res_ = {};
+    wait_for_request();
+  }
+
+  // After the last response: let the client read it before the socket goes. Closing with unread
+  // input makes the kernel send a reset, which can destroy the answer in flight; so the send side
+  // is shut first and the client's leftovers are read and discarded for a bounded time.
+  void shut_down() {
+    lowest().expires_after(linger_timeout);
+    if constexpr (is_tls) {
+      // A clean TLS close (close_notify both ways) when the request was read whole.
+      if (!drain_) {
+        stream_.async_shutdown([self = self_ptr()](beast::error_code) { self->abort(); });
+        return;
+      }
+    }
+    // After an error the input is unusable: a TCP FIN tells the client at once, and the
+    // leftovers are discarded below the TLS layer. The answer has its length, so nothing can
+    // be truncated unnoticed.
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_send, ec);
+    drained_ = 0;
+    drain();
+  }
+
+  void drain() {
+    lowest().async_read_some(net::buffer(scratch_),
+                             [self = self_ptr()](beast::error_code ec, std::size_t n) {
+                               self->drained_ += n;
+                               if (ec || self->drained_ > self->drain_cap()) return self->abort();
+                               self->drain();
+                             });
+  }
+
+  std::size_t drain_cap() const { return settings_.max_body_bytes + settings_.max_header_bytes; }
+
+  void abort() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+    finish();
+  }
+
+  void finish() {
+    if (finished_) return;
+    finished_ = true;
+    std::shared_ptr<session_base> self;
+    std::lock_guard<std::mutex> lock(state_->mu);
+    auto it = state_->sessions.find(id_);
+    if (it == state_->sessions.end()) return;
+    self = std::move(it->second);  // released after the lock, by the caller's own reference
+    state_->sessions.erase(it);
+  }
+
+  std::shared_ptr<shared_state> state_;
+  const server_settings& settings_;
+  const uint64_t id_;
+  const std::string remote_ip_;
+  Stream stream_;
+  const net::any_io_executor executor_;
+  beast::flat_buffer buffer_;
+  std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  bhttp::response<bhttp::empty_body> continue_;
+  bhttp::response<bhttp::string_body> res_;
+  request req_;
+  std::string route_;
+  std::string method_;
+  clock::time_point received_;
+  std::array<char, 4096> scratch_{};
+  std::size_t drained_ = 0;
+  uint64_t served_ = 0;
+  bool keep_alive_ = false;
+  bool head_request_ = false;
+  bool drain_ = false;
+  bool awaiting_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+using plain_session = session<beast::tcp_stream>;
+using tls_session = session<beast::ssl_stream<beast::tcp_stream>>;
+
+unsigned thread_count(unsigned configured) {
+  if (configured > 0) return configured;
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+}  // namespace
+
+// ---- server ----
+
+struct server::impl {
+  impl(server_settings s, std::shared_ptr<router> r)
+      : threads_wanted(thread_count(s.io_threads)),
+        ioc(static_cast<int>(threads_wanted)),
+        acceptor(net::make_strand(ioc)),
+        backoff(acceptor.get_executor()),
+        state(std::make_shared<shared_state>()) {
+    state->settings = std::move(s);
+    state->routes = std::move(r);
+  }
+
+  const server_settings& settings() const { return state->settings; }
+
+  void do_accept() {
+    acceptor.async_accept(net::make_strand(ioc), [this](beast::error_code ec, tcp::socket s) {
+      on_accept(ec, std::move(s));
+    });
+  }
+
+  void on_accept(beast::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted || !acceptor.is_open()) return;
+    if (ec) {
+      // Out of descriptors, typically: pause instead of spinning on the same error.
+      log::warn("http.accept_failed").field("reason", ec.message());
+      backoff.expires_after(std::chrono::milliseconds(100));
+      backoff.async_wait([this](beast::error_code wait_ec) {
+        if (!wait_ec && acceptor.is_open()) do_accept();
+      });
+      return;
+    }
+    beast::error_code ignored;
+    socket.set_option(tcp::no_delay(true), ignored);
+    auto endpoint = socket.remote_endpoint(ignored);
+    std::string remote_ip = ignored ? std::string{} : endpoint.address().to_string();
+    std::shared_ptr<session_base> conn;
+    {
+      std::lock_guard<std::mutex> lock(state->mu);
+      if (!state->open) return;
+      uint64_t id = ++state->next_id;
+      if (tls)
+        conn =
+            std::make_shared<tls_session>(state, id, std::move(remote_ip), std::move(socket), *tls);
+      else
+        conn = std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));
+      state->sessions.emplace(id, conn);
+    }
+    conn->run();
+    do_accept();
+  }
+
+  void run_io() {
+    for (;;) {
+      try {
+        ioc.run();
+        return;
+      } catch (const std::exception&) {
+        // Handlers catch their own exceptions; this is a last resort that keeps the thread.
+        log::error("http.io_exception");
+      }
+    }
+  }
+
+  unsigned threads_wanted;
+  // Declared before the io_context: connections still queued in it at destruction use it.
+  std::optional<ssl::context> tls;
+  net::io_context ioc;
+  tcp::acceptor acceptor;
+  net::steady_timer backoff;
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
+  std::shared_ptr<shared_state> state;
+  std::vector<std::thread> threads;
+  uint16_t port = 0;
+  bool running = false;
+};
+
+server::server(server_settings settings, std::shared_ptr<router> routes)
+    : impl_(std::make_unique<impl>(std::move(settings), std::move(routes))) {}
+
+server::~server() {
+  stop();
+}
+
+uint16_t server::port() const {
+  return impl_->port;
+}
+
+caf::error server::start() {
+  auto& d = *impl_;
+  const auto& s = d.settings();
+  if (d.running || !d.state->open)
+    return make_error(errc::invalid_argument, "the server was already started");
+  if (!d.state->routes) return make_error(errc::invalid_argument, "the server has no router");
+  if (s.plain_http && !is_loopback_host(s.host))
+    return make_error(errc::invalid_argument,
+                      "--plain-http is allowed only on a loopback address (127.0.0.0/8, ::1, "
+                      "localhost), not on " +
+                          s.host);
+  if (s.max_body_bytes == 0 || s.max_header_bytes == 0)
+    return make_error(errc::invalid_argument, "body and header limits must be positive");
+  if (!s.plain_http) {
+    if (s.tls_cert.empty() || s.tls_key.empty())
+      return make_error(errc::invalid_argument, "HTTPS needs a certificate and a key file");
+    d.tls.emplace(ssl::context::tls_server);
+    if (auto err = configure_server_context(d.tls->native_handle(), s.tls_cert, s.tls_key)) {
+      d.tls.reset();
+      return err;
+    }
+  }
+
+  std::string host = s.host;
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (iequals(host, "localhost")) host = "127.0.0.1";
+  beast::error_code ec;
+  auto addr = net::ip::make_address(host, ec);
+  if (ec)
+    return make_error(errc::invalid_argument,
+                      "the listen host must be an IP address or localhost, not " + s.host);
+  const tcp::endpoint endpoint{addr, s.port};
+  const std::string where = s.host + ":" + std::to_string(s.port);
+  auto fail = [&](const char* step) {
+    beast::error_code ignored;
+    d.acceptor.close(ignored);
+    return make_error(errc::invalid_argument,
+                      std::string("cannot ") + step + " on " + where + ": " + ec.message());
+  };
+  if (d.acceptor.open(endpoint.protocol(), ec); ec) return fail("open a socket");
+  if (d.acceptor.set_option(net::socket_base::reuse_address(true), ec); ec)
+    return fail("set SO_REUSEADDR");
+  if (d.acceptor.bind(endpoint, ec); ec) return fail("bind");
+  if (d.acceptor.listen(net::socket_base::max_listen_connections, ec); ec) return fail("listen");
+  auto local = d.acceptor.local_endpoint(ec);
+  if (ec) return fail("read the bound port");
+  d.port = local.port();
+
+  // Keeps the I/O threads alive while no operation is pending (stop() posts to them).
+  d.work.emplace(d.ioc.get_executor());
+  net::post(d.acceptor.get_executor(), [&d] { d.do_accept(); });
+  d.threads.reserve(d.threads_wanted);
+  for (unsigned i = 0; i < d.threads_wanted; ++i) d.threads.emplace_back([&d] { d.run_io(); });
+  d.running = true;
+  log::info("http.listening")
+      .field("port", static_cast<unsigned>(d.port))
+      .field("tls", !s.plain_http)
+      .field("io_threads", d.threads_wanted);
+  return {};
+}
+
+void server::stop() {
+  auto& d = *impl_;
+  if (!d.running) return;
+  d.running = false;
+
+  std::vector<std::shared_ptr<session_base>> open_sessions;
+  {
+    std::lock_guard<std::mutex> lock(d.state->mu);
+    d.state->open = false;
+    for (const auto& [id, s] : d.state->sessions) open_sessions.push_back(s);
+  }
+  // Every close runs on its own strand; the latch waits until each has run.
+  std::latch closed(static_cast<std::ptrdiff_t>(open_sessions.size() + 1));
+  net::post(d.acceptor.get_executor(), [&d, &closed] {
+    beast::error_code ignored;
+    d.acceptor.close(ignored);
+    d.backoff.cancel();
+    closed.count_down();
+  });
+  for (const auto& s : open_sessions) {
+    net::post(s->executor(), [s, &closed] {
+      s->close();
+      closed.count_down();
+    });
+  }
+  closed.wait();
+  open_sessions.clear();
+
+  d.work.reset();
+  d.ioc.stop();
+  for (auto& t : d.threads) t.join();
+  d.threads.clear();
+
+  std::unordered_map<uint64_t, std::shared_ptr<session_base>> leftovers;
+  {
+    std::lock_guard<std::mutex> lock(d.state->mu);
+    leftovers.swap(d.state->sessions);
+  }
+  leftovers.clear();
+  log::info("http.stopped");
+}
+
+}  // namespace mext::http

@@ -1,0 +1,141 @@
+#pragma once
+// The HTTP/1.1 edge: requests, responses, the router and the server that runs them.
+// Beast and Asio stay inside server.cpp (pimpl): including them costs ~20 s per translation unit.
+//
+// A handler runs on an I/O thread and must not block it: it starts the work (for example, a
+// CAF request) and answers later, from any thread, through its respond_fn.
+//
+//   auto r = std::make_shared<mext::http::router>();
+//   r->add("GET", "/api/v1/booths/{id}", [](request& req, respond_fn respond) {
+//     respond(json(200, "{\"booth_id\":\"" + req.params["id"] + "\"}"));
+//   });
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <caf/error.hpp>
+
+namespace mext::http {
+
+struct request {
+  std::string method;                                        // as sent: "GET", "POST", ...
+  std::string target;                                        // path and query as sent
+  std::string path;                                          // target before '?', not decoded
+  std::string query;                                         // target after '?', not decoded
+  std::vector<std::pair<std::string, std::string>> headers;  // names lowercased
+  std::string body;
+  std::string remote_ip;   // for rate limits and connection records; never logged
+  std::string request_id;  // echoed as X-Request-Id
+  std::map<std::string, std::string> params;  // path parameters, percent-decoded
+
+  // First header of that name (case-insensitive), or nothing.
+  std::optional<std::string> header(std::string_view name) const;
+  // First query parameter of that name, percent-decoded ('+' is a space), or nothing.
+  std::optional<std::string> query_param(std::string_view name) const;
+};
+
+struct response {
+  int status = 200;
+  std::string content_type = "application/json";
+  std::string body;
+  // Extra headers; one named like a default header (Cache-Control, ...) replaces the default.
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+response json(int status, std::string body);
+// RFC 9457 problem details: {"type":"about:blank","title","status","detail"}.
+response problem(int status, std::string title, std::string detail);
+// The problem for an engine error: status from mext::http_status, detail from mext::detail_of.
+response from_error(const caf::error& err);
+// The standard reason phrase of a status ("Not Found"), or "Unknown".
+std::string_view reason_phrase(int status);
+
+// Answers the request. Call it once, from any thread; later calls, and calls after the
+// connection or the server has closed, do nothing. Dropping it unanswered answers 500.
+using respond_fn = std::function<void(response)>;
+// The request stays valid until respond is called; copy what an asynchronous answer needs.
+using handler = std::function<void(request&, respond_fn)>;
+
+// Routes by method and path pattern. Fill it before server::start; it is read-only afterwards,
+// so the I/O threads read it without locking.
+class router {
+ public:
+  struct match {
+    const handler* target = nullptr;  // null when nothing matched
+    std::string pattern;              // the matched pattern, for logs
+    std::map<std::string, std::string> params;
+    int status = 404;  // 404: unknown path; 405: known path, other method (see allow)
+    std::string allow;
+  };
+
+  // `pattern` is a path of literal segments and `{name}` segments, such as
+  // /api/v1/booths/{id}/content. Throws std::invalid_argument on a malformed or duplicate route:
+  // that is a programming error found at startup.
+  void add(std::string method, std::string pattern, handler h);
+
+  // Every route as (method, pattern), in the order added.
+  std::vector<std::pair<std::string, std::string>> routes() const;
+
+  // The route for method and path; literal segments win over parameters.
+  match find(std::string_view method, std::string_view path) const;
+
+ private:
+  struct segment {
+    std::string text;
+    bool param = false;
+  };
+  struct route {
+    std::string method;
+    std::string pattern;
+    std::vector<segment> segments;
+    handler h;
+  };
+  std::vector<route> routes_;
+};
+
+struct server_settings {
+  std::string host = "127.0.0.1";
+  uint16_t port = 8443;  // 0 picks a free port; see server::port()
+  bool plain_http = false;
+  std::filesystem::path tls_cert, tls_key;  // PEM files; required unless plain_http
+  unsigned io_threads = 0;                  // 0 = hardware cores
+  std::size_t max_body_bytes = 1024 * 1024;
+  std::size_t max_header_bytes = 16 * 1024;
+  std::chrono::seconds read_timeout{15}, idle_timeout{60};
+};
+
+// True for 127.0.0.0/8, ::1 and "localhost".
+bool is_loopback_host(std::string_view host);
+
+class server {
+ public:
+  server(server_settings settings, std::shared_ptr<router> routes);
+  server(const server&) = delete;
+  server& operator=(const server&) = delete;
+  ~server();
+
+  // Binds, listens and starts the I/O threads. Errors (mext::errc::invalid_argument for a bad
+  // address, a failed bind, TLS files that do not load, or plain HTTP off loopback).
+  caf::error start();
+  // The bound port, once started.
+  uint16_t port() const;
+  // Stops accepting, closes every connection and joins the I/O threads. Idempotent; must not be
+  // called from a handler.
+  void stop();
+
+ private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+}  // namespace mext::http

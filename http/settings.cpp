@@ -1,0 +1,328 @@
+#include "http/settings.hpp"
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <functional>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "persistence/errors.hpp"
+
+namespace mext::http {
+namespace {
+
+namespace fs = std::filesystem;
+
+caf::error bad(std::string detail) {
+  return make_error(errc::invalid_argument, std::move(detail));
+}
+
+caf::error parse_number(std::string_view flag, std::string_view text, uint64_t min, uint64_t max,
+                        uint64_t& out) {
+  uint64_t value = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc{} || end != text.data() + text.size())
+    return bad("--" + std::string(flag) + ": '" + std::string(text) + "' is not a number");
+  if (value < min || value > max)
+    return bad("--" + std::string(flag) + ": " + std::string(text) + " is outside " +
+               std::to_string(min) + ".." + std::to_string(max));
+  out = value;
+  return {};
+}
+
+template <class T>
+caf::error set_number(std::string_view flag, std::string_view text, uint64_t min, uint64_t max,
+                      T& field) {
+  uint64_t value = 0;
+  if (auto err = parse_number(flag, text, min, max, value)) return err;
+  field = static_cast<T>(value);
+  return {};
+}
+
+caf::error parse_bool(std::string_view flag, std::string_view text, bool& out) {
+  if (text == "true" || text == "yes" || text == "on" || text == "1") {
+    out = true;
+  } else if (text == "false" || text == "no" || text == "off" || text == "0") {
+    out = false;
+  } else {
+    return bad("--" + std::string(flag) + ": '" + std::string(text) + "' is not true or false");
+  }
+  return {};
+}
+
+caf::error parse_listen(std::string_view text, mextd_settings& s) {
+  std::string_view host;
+  std::string_view port;
+  if (!text.empty() && text.front() == '[') {
+    auto close = text.find("]:");
+    if (close == std::string_view::npos) return bad("--listen: expected [IPv6]:PORT");
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    auto colon = text.rfind(':');
+    if (colon == std::string_view::npos) return bad("--listen: expected HOST:PORT");
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+    if (host.find(':') != std::string_view::npos)
+      return bad("--listen: write an IPv6 address in brackets, as [::1]:8443");
+  }
+  if (host.empty()) return bad("--listen: the host is missing");
+  if (auto err = set_number("listen", port, 0, 65535, s.listen_port)) return err;
+  s.listen_host = std::string(host);
+  return {};
+}
+
+fs::path resolve(const fs::path& base, std::string_view value) {
+  fs::path p{std::string(value)};
+  if (base.empty() || p.is_absolute()) return p;
+  return base / p;
+}
+
+using setter = std::function<caf::error(mextd_settings&, std::string_view, const fs::path&)>;
+
+struct option {
+  std::string_view name;
+  std::string_view arg;  // empty for a boolean flag
+  std::string_view default_text;
+  std::string_view meaning;
+  setter apply;
+};
+
+// One table drives parsing, the config file and --help, so no flag can miss one of them.
+const std::vector<option>& options() {
+  static const std::vector<option> table = {
+      {"data-dir", "DIR", "required", "directory of the database, keys and self-signed TLS pair",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--data-dir: empty path");
+         s.data_dir = resolve(base, v);
+         return caf::error{};
+       }},
+      {"listen", "HOST:PORT", "127.0.0.1:8443", "address to serve on; IPv6 as [::1]:8443",
+       [](mextd_settings& s, std::string_view v, const fs::path&) { return parse_listen(v, s); }},
+      {"tls-cert", "FILE", "DIR/tls/cert.pem, self-signed",
+       "PEM certificate chain for HTTPS (with --tls-key)",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--tls-cert: empty path");
+         s.tls_cert = resolve(base, v);
+         return caf::error{};
+       }},
+      {"tls-key", "FILE", "DIR/tls/key.pem, self-signed", "PEM private key for HTTPS",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--tls-key: empty path");
+         s.tls_key = resolve(base, v);
+         return caf::error{};
+       }},
+      {"plain-http", "", "off", "serve plain HTTP instead of HTTPS; loopback addresses only",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return parse_bool("plain-http", v, s.plain_http);
+       }},
+      {"demo", "", "off", "load the demo exhibition on first start into an empty data directory",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return parse_bool("demo", v, s.demo);
+       }},
+      {"help", "", "", "print this help and exit",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return parse_bool("help", v, s.help);
+       }},
+      {"config", "FILE", "none",
+       "read settings from FILE: `flag-name = value` lines, # comments; flags override it",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         if (v.empty()) return bad("--config: empty path");
+         s.config_file = fs::path{std::string(v)};
+         return caf::error{};
+       }},
+      {"log-level", "LEVEL", "info", "least severe log level written: debug, info, warn, error",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         if (!log::parse_level(v, s.log_level))
+           return bad("--log-level: '" + std::string(v) + "' is not debug, info, warn or error");
+         return caf::error{};
+       }},
+      {"io-threads", "N", "0", "HTTP I/O threads; 0 means one per hardware core",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("io-threads", v, 0, 1024, s.io_threads);
+       }},
+      {"max-body-bytes", "N", "1048576", "largest request body accepted; larger ones get 413",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-body-bytes", v, 1, uint64_t{1} << 34, s.max_body_bytes);
+       }},
+      {"commit-batch-max", "N", "1024", "most events written in one group commit",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("commit-batch-max", v, 1, 1'000'000, s.commit_batch_max);
+       }},
+      {"commit-max-wait-us", "N", "0",
+       "microseconds a commit may wait for a fuller batch; 0 commits at once",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("commit-max-wait-us", v, 0, 10'000'000, s.commit_max_wait_us);
+       }},
+      {"snapshot-every", "N", "100", "events of one entity between two of its snapshots",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("snapshot-every", v, 1, UINT32_MAX, s.snapshot_every);
+       }},
+      {"idle-passivate-ms", "N", "60000", "milliseconds an idle entity actor stays resident",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("idle-passivate-ms", v, 1, UINT32_MAX, s.idle_passivate_ms);
+       }},
+      {"map-size-mb", "N", "64", "initial LMDB map size in MiB; it grows as needed",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("map-size-mb", v, 1, uint64_t{1} << 30, s.map_size_mb);
+       }},
+      {"map-max-mb", "N", "1048576", "largest LMDB map size in MiB; beyond it writes fail (507)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("map-max-mb", v, 1, uint64_t{1} << 30, s.map_max_mb);
+       }},
+  };
+  return table;
+}
+
+const option* find_option(std::string_view name) {
+  for (const auto& o : options())
+    if (o.name == name) return &o;
+  return nullptr;
+}
+
+struct entry {
+  const option* opt;
+  std::string value;
+};
+
+std::string_view trim(std::string_view s) {
+  auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
+}
+
+caf::error read_config(const fs::path& file, mextd_settings& s) {
+  std::ifstream in(file);
+  if (!in) return bad("--config: cannot read " + file.string());
+  const fs::path base = fs::absolute(file).parent_path();
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    std::string_view text = line;
+    if (auto hash = text.find('#'); hash != std::string_view::npos) text = text.substr(0, hash);
+    text = trim(text);
+    if (text.empty()) continue;
+    const std::string where = file.string() + " line " + std::to_string(number);
+    auto eq = text.find('=');
+    if (eq == std::string_view::npos) return bad(where + ": expected `key = value`");
+    auto key = trim(text.substr(0, eq));
+    auto value = trim(text.substr(eq + 1));
+    if (value.size() >= 2 && value.front() == '"' && value.back() == '"')
+      value = value.substr(1, value.size() - 2);
+    const option* opt = find_option(key);
+    if (opt == nullptr) return bad(where + ": unknown setting '" + std::string(key) + "'");
+    if (opt->name == "config") return bad(where + ": a config file cannot name another one");
+    if (auto err = opt->apply(s, value, base)) return bad(where + ": " + detail_of(err));
+  }
+  if (in.bad()) return bad("--config: error reading " + file.string());
+  return {};
+}
+
+caf::error validate(const mextd_settings& s) {
+  if (s.data_dir.empty()) return bad("--data-dir is required");
+  if (s.tls_cert.empty() != s.tls_key.empty())
+    return bad("--tls-cert and --tls-key go together: give both or neither");
+  if (s.plain_http && !s.tls_cert.empty())
+    return bad("--plain-http serves no TLS: drop --tls-cert and --tls-key");
+  if (s.plain_http && !is_loopback_host(s.listen_host))
+    return bad("--plain-http is allowed only on a loopback address (127.0.0.0/8, ::1, localhost)");
+  if (s.map_max_mb < s.map_size_mb) return bad("--map-max-mb is smaller than --map-size-mb");
+  return {};
+}
+
+}  // namespace
+
+caf::expected<mextd_settings> parse_settings(int argc, char** argv) {
+  std::vector<entry> entries;
+  bool help = false;
+  const option* config = find_option("config");
+  std::optional<std::string> config_file;
+  for (int i = 1; i < argc; ++i) {
+    std::string_view arg = argv[i];
+    if (arg == "-h") arg = "--help";
+    if (arg.substr(0, 2) != "--" || arg.size() == 2)
+      return bad("unexpected argument '" + std::string(arg) + "'; flags start with --");
+    arg.remove_prefix(2);
+    auto eq = arg.find('=');
+    std::string_view name = arg.substr(0, eq);
+    const option* opt = find_option(name);
+    if (opt == nullptr) return bad("unknown flag --" + std::string(name));
+    std::string value;
+    if (eq != std::string_view::npos) {
+      value = std::string(arg.substr(eq + 1));
+    } else if (opt->arg.empty()) {
+      value = "true";
+    } else {
+      if (i + 1 >= argc || std::string_view(argv[i + 1]).substr(0, 2) == "--")
+        return bad("--" + std::string(name) + " needs a value: " + std::string(opt->arg));
+      value = argv[++i];
+    }
+    if (opt->name == "help") {
+      bool on = false;
+      if (auto err = parse_bool("help", value, on)) return err;
+      help = help || on;
+    }
+    if (opt == config) config_file = value;
+    entries.push_back(entry{opt, std::move(value)});
+  }
+
+  mextd_settings s;
+  if (help) {
+    s.help = true;
+    return s;
+  }
+  if (config_file) {
+    if (config_file->empty()) return bad("--config: empty path");
+    s.config_file = *config_file;
+    if (auto err = read_config(s.config_file, s)) return err;
+  }
+  for (const auto& e : entries)
+    if (auto err = e.opt->apply(s, e.value, fs::path{})) return err;
+  if (s.help) return s;
+  if (auto err = validate(s)) return err;
+  return s;
+}
+
+std::string usage() {
+  std::string out =
+      "Usage: mextd --data-dir DIR [flags]\n"
+      "Serves the Mext engine over HTTPS (HTTP/1.1 and WebSocket).\n\nFlags:\n";
+  for (const auto& o : options()) {
+    std::string left = "  --" + std::string(o.name);
+    if (!o.arg.empty()) left += " " + std::string(o.arg);
+    if (left.size() < 32)
+      left.resize(32, ' ');
+    else
+      left += "  ";
+    out += left;
+    out += o.meaning;
+    if (!o.default_text.empty()) {
+      out += " (default: ";
+      out += o.default_text;
+      out += ")";
+    }
+    out += "\n";
+  }
+  out +=
+      "\nA config file holds the same settings as `flag-name = value` lines, such as\n"
+      "`listen = 127.0.0.1:9443` or `plain-http = true`; flags given on the command line win.\n";
+  return out;
+}
+
+server_settings to_server_settings(const mextd_settings& s) {
+  server_settings out;
+  out.host = s.listen_host;
+  out.port = s.listen_port;
+  out.plain_http = s.plain_http;
+  out.tls_cert = s.tls_cert;
+  out.tls_key = s.tls_key;
+  out.io_threads = s.io_threads;
+  out.max_body_bytes = s.max_body_bytes;
+  return out;
+}
+
+}  // namespace mext::http

@@ -1,0 +1,51 @@
+#pragma once
+// mextd's flags (API.md "Running the server"): parsed from the command line and an optional
+// config file of `key = value` lines, where keys are the flag names without "--".
+
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include <caf/expected.hpp>
+
+#include "http/server.hpp"
+#include "persistence/log.hpp"
+
+namespace mext::http {
+
+struct mextd_settings {
+  std::filesystem::path data_dir;         // --data-dir, required
+  std::string listen_host = "127.0.0.1";  // --listen HOST:PORT; IPv6 without brackets
+  uint16_t listen_port = 8443;
+  std::filesystem::path tls_cert;     // --tls-cert; with tls_key, or neither (self-signed pair)
+  std::filesystem::path tls_key;      // --tls-key
+  bool plain_http = false;            // --plain-http, loopback only
+  bool demo = false;                  // --demo
+  bool help = false;                  // --help: print usage() and exit; nothing else is checked
+  std::filesystem::path config_file;  // --config
+  log::level log_level = log::level::info;
+  unsigned io_threads = 0;  // 0 = hardware cores
+  std::size_t max_body_bytes = 1024 * 1024;
+  // Engine settings.
+  uint32_t commit_batch_max = 1024;    // events per group commit
+  uint32_t commit_max_wait_us = 0;     // how long a commit waits for a fuller batch
+  uint32_t snapshot_every = 100;       // events between snapshots of one entity
+  uint32_t idle_passivate_ms = 60000;  // idle time before an actor is passivated
+  uint64_t map_size_mb = 64;           // initial LMDB map size
+  uint64_t map_max_mb = 1048576;       // the LMDB map never grows beyond this
+};
+
+// Parses argv (flags as `--name value` or `--name=value`), after the file named by --config if
+// any; command-line flags override the file. Paths in the file are relative to its directory.
+// Errors are mext::errc::invalid_argument naming the flag.
+caf::expected<mextd_settings> parse_settings(int argc, char** argv);
+
+// The --help text: every flag with its default and meaning.
+std::string usage();
+
+// The HTTP part of the settings. tls_cert/tls_key stay empty when not given: the caller fills
+// them from ensure_self_signed (tls.hpp).
+server_settings to_server_settings(const mextd_settings& s);
+
+}  // namespace mext::http

@@ -1,0 +1,683 @@
+#define BOOST_TEST_MODULE http_server
+#include <boost/test/unit_test.hpp>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <openssl/ssl.h>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+#include <nlohmann/json.hpp>
+
+#include "http/server.hpp"
+#include "http/settings.hpp"
+#include "http/tls.hpp"
+#include "persistence/errors.hpp"
+#include "test_support.hpp"
+
+namespace {
+
+namespace fs = std::filesystem;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace net = boost::asio;
+namespace ssl = boost::asio::ssl;
+namespace mh = mext::http;
+using tcp = net::ip::tcp;
+using client_response = bhttp::response<bhttp::string_body>;
+
+// Generous: only there so that a broken server fails the test instead of hanging it.
+constexpr std::chrono::seconds io_deadline{20};
+
+std::string header_of(const client_response& res, const char* name) {
+  auto it = res.find(name);
+  return it == res.end() ? std::string{} : std::string(it->value());
+}
+
+bhttp::request<bhttp::string_body> make_request(bhttp::verb verb, const std::string& target,
+                                                std::string body = {}) {
+  bhttp::request<bhttp::string_body> req{verb, target, 11};
+  req.set(bhttp::field::host, "localhost");
+  if (!body.empty()) req.set(bhttp::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
+  return req;
+}
+
+// A blocking client over TLS (or plain TCP) that verifies the server against its own cert.
+class client {
+ public:
+  struct options {
+    bool tls = true;
+    fs::path ca;
+    int max_tls_version = 0;  // 0: library default
+  };
+
+  client(uint16_t port, options opts) : ctx_(ssl::context::tls_client), tls_(opts.tls) {
+    if (tls_) {
+      SSL_CTX* native = ctx_.native_handle();
+      if (opts.max_tls_version != 0) {
+        // Lets this client offer old protocols at all, so the refusal is the server's.
+        SSL_CTX_set_security_level(native, 0);
+        SSL_CTX_set_cipher_list(native, "DEFAULT:@SECLEVEL=0");
+        SSL_CTX_set_min_proto_version(native, TLS1_VERSION);
+        SSL_CTX_set_max_proto_version(native, opts.max_tls_version);
+      } else {
+        ctx_.set_verify_mode(ssl::verify_peer);
+        ctx_.load_verify_file(opts.ca.string());
+      }
+    }
+    stream_ = std::make_unique<beast::ssl_stream<beast::tcp_stream>>(ioc_, ctx_);
+    if (tls_ && opts.max_tls_version == 0)
+      stream_->set_verify_callback(ssl::host_name_verification("127.0.0.1"));
+    lowest().expires_after(io_deadline);
+    lowest().connect(tcp::endpoint(net::ip::address_v4::loopback(), port));
+    if (tls_) stream_->handshake(ssl::stream_base::client);
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(*stream_); }
+
+  void send(const bhttp::request<bhttp::string_body>& req) {
+    lowest().expires_after(io_deadline);
+    if (tls_)
+      bhttp::write(*stream_, req);
+    else
+      bhttp::write(lowest(), req);
+  }
+
+  void send_raw(const std::string& bytes) {
+    lowest().expires_after(io_deadline);
+    if (tls_)
+      net::write(*stream_, net::buffer(bytes));
+    else
+      net::write(lowest(), net::buffer(bytes));
+  }
+
+  client_response receive() {
+    client_response res;
+    lowest().expires_after(io_deadline);
+    if (tls_)
+      bhttp::read(*stream_, buffer_, res);
+    else
+      bhttp::read(lowest(), buffer_, res);
+    return res;
+  }
+
+  client_response exchange(const bhttp::request<bhttp::string_body>& req) {
+    send(req);
+    return receive();
+  }
+
+  // True when the server has closed the connection: a read ends without data.
+  bool closed_by_server() {
+    char byte;
+    beast::error_code ec;
+    lowest().expires_after(io_deadline);
+    if (tls_)
+      stream_->read_some(net::buffer(&byte, 1), ec);
+    else
+      lowest().read_some(net::buffer(&byte, 1), ec);
+    return ec && ec != beast::error::timeout;
+  }
+
+  void close() {
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+  }
+
+ private:
+  net::io_context ioc_;
+  ssl::context ctx_;
+  bool tls_;
+  std::unique_ptr<beast::ssl_stream<beast::tcp_stream>> stream_;
+  beast::flat_buffer buffer_;
+};
+
+nlohmann::json body_json(const client_response& res) {
+  return nlohmann::json::parse(res.body());
+}
+
+void check_problem(const client_response& res, int status) {
+  BOOST_TEST(res.result_int() == static_cast<unsigned>(status));
+  BOOST_TEST(header_of(res, "Content-Type") == "application/problem+json");
+  auto doc = body_json(res);
+  BOOST_TEST(doc.size() == 4u);
+  BOOST_TEST(doc.at("type").is_string());
+  BOOST_TEST(doc.at("title").is_string());
+  BOOST_TEST(doc.at("status").get<int>() == status);
+  BOOST_TEST(doc.at("detail").is_string());
+}
+
+// A server on 127.0.0.1 with an ephemeral port and a freshly generated self-signed pair.
+struct server_fixture {
+  mext::test::temp_dir dir;
+  fs::path cert;
+  fs::path key;
+  std::shared_ptr<mh::router> routes = std::make_shared<mh::router>();
+  std::unique_ptr<mh::server> srv;
+
+  server_fixture() {
+    auto err = mh::ensure_self_signed(dir.path(), cert, key);
+    BOOST_REQUIRE_MESSAGE(!err, mext::detail_of(err));
+  }
+
+  void start(mh::server_settings s = {}) {
+    s.host = "127.0.0.1";
+    s.port = 0;
+    if (!s.plain_http) {
+      s.tls_cert = cert;
+      s.tls_key = key;
+    }
+    s.io_threads = 2;
+    srv = std::make_unique<mh::server>(s, routes);
+    auto err = srv->start();
+    BOOST_REQUIRE_MESSAGE(!err, mext::detail_of(err));
+    BOOST_REQUIRE(srv->port() != 0);
+  }
+
+  client connect(int max_tls_version = 0) {
+    return client(srv->port(), client::options{true, cert, max_tls_version});
+  }
+
+  void add_echo_route() {
+    routes->add("GET", "/api/v1/booths/{id}/content", [](mh::request& req, mh::respond_fn respond) {
+      nlohmann::json doc = {{"id", req.params.at("id")},
+                            {"kind", req.query_param("kind").value_or("")},
+                            {"accept", req.header("ACCEPT").value_or("")}};
+      respond(mh::json(200, doc.dump()));
+    });
+  }
+};
+
+bool is_hex32(const std::string& s) {
+  return s.size() == 32 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Redirects stderr (where mext::log writes) into a file for the lifetime of the object.
+class stderr_capture {
+ public:
+  explicit stderr_capture(fs::path file) : file_(std::move(file)) {
+    std::fflush(stderr);
+    saved_ = ::dup(STDERR_FILENO);
+    int fd = ::open(file_.c_str(), O_CREAT | O_WRONLY | O_TRUNC, 0600);
+    ::dup2(fd, STDERR_FILENO);
+    ::close(fd);
+  }
+  ~stderr_capture() { restore(); }
+  std::string text() {
+    restore();
+    std::ifstream in(file_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  }
+
+ private:
+  void restore() {
+    if (saved_ < 0) return;
+    std::fflush(stderr);
+    ::dup2(saved_, STDERR_FILENO);
+    ::close(saved_);
+    saved_ = -1;
+  }
+  fs::path file_;
+  int saved_ = -1;
+};
+
+}  // namespace
+
+BOOST_FIXTURE_TEST_SUITE(server_behaviour, server_fixture)
+
+BOOST_AUTO_TEST_CASE(a_route_answers_with_its_params_a_request_id_and_the_security_headers) {
+  add_echo_route();
+  start();
+  auto c = connect();
+  auto req = make_request(bhttp::verb::get, "/api/v1/booths/b%2042/content?kind=poster&x=1");
+  req.set(bhttp::field::accept, "application/json");
+  auto res = c.exchange(req);
+  BOOST_TEST(res.result_int() == 200u);
+  BOOST_TEST(header_of(res, "Content-Type") == "application/json");
+  auto doc = body_json(res);
+  BOOST_TEST(doc.at("id").get<std::string>() == "b 42");
+  BOOST_TEST(doc.at("kind").get<std::string>() == "poster");
+  BOOST_TEST(doc.at("accept").get<std::string>() == "application/json");
+  BOOST_TEST(is_hex32(header_of(res, "X-Request-Id")));
+  BOOST_TEST(header_of(res, "Strict-Transport-Security").find("max-age=") == 0u);
+  BOOST_TEST(header_of(res, "X-Content-Type-Options") == "nosniff");
+  BOOST_TEST(header_of(res, "Content-Security-Policy") ==
+             "default-src 'none'; frame-ancestors 'none'");
+  BOOST_TEST(header_of(res, "Referrer-Policy") == "no-referrer");
+  BOOST_TEST(header_of(res, "Cache-Control") == "no-store");
+}
+
+BOOST_AUTO_TEST_CASE(a_valid_incoming_request_id_is_echoed_and_an_invalid_one_replaced) {
+  add_echo_route();
+  start();
+  auto c = connect();
+  auto req = make_request(bhttp::verb::get, "/api/v1/booths/1/content");
+  req.set("X-Request-Id", "client-id_42");
+  BOOST_TEST(header_of(c.exchange(req), "X-Request-Id") == "client-id_42");
+  req.set("X-Request-Id", "has spaces; and=more");
+  BOOST_TEST(is_hex32(header_of(c.exchange(req), "X-Request-Id")));
+  req.set("X-Request-Id", std::string(65, 'a'));
+  BOOST_TEST(is_hex32(header_of(c.exchange(req), "X-Request-Id")));
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_answering_later_from_another_thread_is_delivered) {
+  std::promise<mh::respond_fn> handed_over;
+  routes->add("POST", "/api/v1/slow/{id}", [&](mh::request& req, mh::respond_fn respond) {
+    BOOST_TEST(req.body == R"({"x":1})");
+    handed_over.set_value(std::move(respond));
+  });
+  start();
+  std::thread answerer([&] {
+    auto respond = handed_over.get_future().get();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    respond(mh::json(201, R"({"late":true})"));
+    respond(mh::json(500, R"({"second":"ignored"})"));
+  });
+  auto c = connect();
+  auto res = c.exchange(make_request(bhttp::verb::post, "/api/v1/slow/7", R"({"x":1})"));
+  answerer.join();
+  BOOST_TEST(res.result_int() == 201u);
+  BOOST_TEST(res.body() == R"({"late":true})");
+  BOOST_TEST(is_hex32(header_of(res, "X-Request-Id")));
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_path_is_a_404_problem_with_the_four_fields) {
+  add_echo_route();
+  start();
+  auto c = connect();
+  auto res = c.exchange(make_request(bhttp::verb::get, "/api/v1/nothing/here"));
+  check_problem(res, 404);
+  BOOST_TEST(body_json(res).at("type").get<std::string>() == "about:blank");
+  BOOST_TEST(is_hex32(header_of(res, "X-Request-Id")));
+  BOOST_TEST(header_of(res, "X-Content-Type-Options") == "nosniff");
+}
+
+BOOST_AUTO_TEST_CASE(a_known_path_with_a_wrong_method_is_a_405_with_allow) {
+  add_echo_route();
+  routes->add("PUT", "/api/v1/booths/{id}/content",
+              [](mh::request&, mh::respond_fn respond) { respond(mh::json(200, "{}")); });
+  start();
+  auto c = connect();
+  auto res = c.exchange(make_request(bhttp::verb::delete_, "/api/v1/booths/9/content"));
+  check_problem(res, 405);
+  BOOST_TEST(header_of(res, "Allow") == "GET, PUT");
+}
+
+BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_a_413_problem) {
+  routes->add("POST", "/api/v1/files",
+              [](mh::request&, mh::respond_fn respond) { respond(mh::json(201, "{}")); });
+  mh::server_settings s;
+  s.max_body_bytes = 1024;
+  start(s);
+  auto c = connect();
+  auto res = c.exchange(make_request(bhttp::verb::post, "/api/v1/files", std::string(4096, 'x')));
+  check_problem(res, 413);
+  BOOST_TEST(c.closed_by_server());
+  // A body at the limit still passes.
+  auto c2 = connect();
+  auto ok = c2.exchange(make_request(bhttp::verb::post, "/api/v1/files", std::string(1024, 'x')));
+  BOOST_TEST(ok.result_int() == 201u);
+}
+
+BOOST_AUTO_TEST_CASE(headers_over_the_limit_are_a_431_problem) {
+  add_echo_route();
+  start();
+  auto c = connect();
+  auto req = make_request(bhttp::verb::get, "/api/v1/booths/1/content");
+  req.set("X-Padding", std::string(20 * 1024, 'p'));
+  check_problem(c.exchange(req), 431);
+}
+
+BOOST_AUTO_TEST_CASE(a_garbage_request_line_is_a_400_and_the_server_answers_the_next_connection) {
+  add_echo_route();
+  start();
+  {
+    auto c = connect();
+    c.send_raw("HELLO\x01 WORLD\r\n\r\n");
+    check_problem(c.receive(), 400);
+    BOOST_TEST(c.closed_by_server());
+  }
+  auto c = connect();
+  BOOST_TEST(c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/2/content")).result_int() ==
+             200u);
+}
+
+BOOST_AUTO_TEST_CASE(keep_alive_serves_two_requests_on_one_connection) {
+  add_echo_route();
+  start();
+  auto c = connect();
+  auto first = c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content"));
+  BOOST_TEST(first.result_int() == 200u);
+  BOOST_TEST(first.keep_alive());
+  auto second = c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/2/content"));
+  BOOST_TEST(second.result_int() == 200u);
+  BOOST_TEST(body_json(second).at("id").get<std::string>() == "2");
+  BOOST_TEST(header_of(first, "X-Request-Id") != header_of(second, "X-Request-Id"));
+}
+
+BOOST_AUTO_TEST_CASE(a_tls_1_1_client_is_refused_and_a_tls_1_2_client_accepted) {
+  add_echo_route();
+  start();
+  BOOST_CHECK_THROW(connect(TLS1_1_VERSION), boost::system::system_error);
+  auto c = connect(TLS1_2_VERSION);
+  BOOST_TEST(c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/3/content")).result_int() ==
+             200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_throwing_handler_is_a_500_problem_and_the_server_keeps_serving) {
+  add_echo_route();
+  routes->add("GET", "/api/v1/boom",
+              [](mh::request&, mh::respond_fn) -> void { throw std::runtime_error("boom"); });
+  start();
+  auto c = connect();
+  check_problem(c.exchange(make_request(bhttp::verb::get, "/api/v1/boom")), 500);
+  auto c2 = connect();
+  BOOST_TEST(c2.exchange(make_request(bhttp::verb::get, "/api/v1/booths/4/content")).result_int() ==
+             200u);
+}
+
+BOOST_AUTO_TEST_CASE(a_handler_that_drops_its_respond_fn_answers_500) {
+  routes->add("GET", "/api/v1/forgetful", [](mh::request&, mh::respond_fn) {});
+  start();
+  auto c = connect();
+  check_problem(c.exchange(make_request(bhttp::verb::get, "/api/v1/forgetful")), 500);
+}
+
+BOOST_AUTO_TEST_CASE(responding_after_the_connection_or_the_server_closed_is_harmless) {
+  add_echo_route();
+  std::promise<mh::respond_fn> first;
+  std::promise<mh::respond_fn> second;
+  int calls = 0;
+  routes->add("GET", "/api/v1/held", [&](mh::request&, mh::respond_fn respond) {
+    (calls++ == 0 ? first : second).set_value(std::move(respond));
+  });
+  start();
+
+  // The client goes away while its request waits for the handler.
+  {
+    auto c = connect();
+    c.send(make_request(bhttp::verb::get, "/api/v1/held"));
+    auto respond = first.get_future().get();
+    c.close();
+    respond(mh::json(200, "{}"));
+  }
+  auto c = connect();
+  BOOST_TEST(c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/5/content")).result_int() ==
+             200u);
+
+  // The server stops (and is destroyed) while a request waits for the handler.
+  std::thread waiting_client([this] {
+    try {
+      auto held = connect();
+      held.send(make_request(bhttp::verb::get, "/api/v1/held"));
+      held.receive();
+    } catch (const std::exception&) {
+      // The server closed the connection: expected.
+    }
+  });
+  auto respond = second.get_future().get();
+  srv->stop();
+  srv.reset();
+  respond(mh::json(200, "{}"));
+  waiting_client.join();
+}
+
+BOOST_AUTO_TEST_CASE(the_request_log_names_the_route_pattern_and_no_path_query_or_address) {
+  add_echo_route();
+  start();
+  std::string text;
+  {
+    stderr_capture capture(dir.path() / "stderr.log");
+    auto c = connect();
+    auto req = make_request(bhttp::verb::get, "/api/v1/booths/secret-id-42/content?kind=qsecret");
+    req.set("X-Request-Id", "log-check-1");
+    BOOST_TEST(c.exchange(req).result_int() == 200u);
+    // The first request's line is written before its connection reads the second request.
+    BOOST_TEST(
+        c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).result_int() ==
+        200u);
+    text = capture.text();
+  }
+  std::string line;
+  std::istringstream lines(text);
+  nlohmann::json entry;
+  while (std::getline(lines, line)) {
+    auto doc = nlohmann::json::parse(line, nullptr, false);
+    if (!doc.is_discarded() && doc.value("request_id", "") == "log-check-1") entry = doc;
+  }
+  BOOST_REQUIRE(entry.is_object());
+  BOOST_TEST(entry.at("event").get<std::string>() == "http.request");
+  BOOST_TEST(entry.at("method").get<std::string>() == "GET");
+  BOOST_TEST(entry.at("route").get<std::string>() == "/api/v1/booths/{id}/content");
+  BOOST_TEST(entry.at("status").get<int>() == 200);
+  BOOST_TEST(entry.contains("duration_us"));
+  BOOST_TEST(text.find("secret-id-42") == std::string::npos);
+  BOOST_TEST(text.find("qsecret") == std::string::npos);
+  BOOST_TEST(text.find("127.0.0.1") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_on_loopback_serves_without_hsts) {
+  add_echo_route();
+  mh::server_settings s;
+  s.plain_http = true;
+  start(s);
+  client c(srv->port(), client::options{false, {}, 0});
+  auto res = c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/6/content"));
+  BOOST_TEST(res.result_int() == 200u);
+  BOOST_TEST(header_of(res, "Strict-Transport-Security").empty());
+  BOOST_TEST(header_of(res, "X-Content-Type-Options") == "nosniff");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_CASE(plain_http_on_0_0_0_0_is_refused_by_start) {
+  mh::server_settings s;
+  s.host = "0.0.0.0";
+  s.port = 0;
+  s.plain_http = true;
+  mh::server srv(s, std::make_shared<mh::router>());
+  auto err = srv.start();
+  BOOST_REQUIRE(err);
+  BOOST_TEST((mext::code_of(err) == mext::errc::invalid_argument));
+  BOOST_TEST(mext::detail_of(err).find("loopback") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(a_port_already_in_use_is_a_start_error) {
+  mext::test::temp_dir dir;
+  fs::path cert, key;
+  BOOST_REQUIRE(!mh::ensure_self_signed(dir.path(), cert, key));
+  mh::server_settings s;
+  s.port = 0;
+  s.tls_cert = cert;
+  s.tls_key = key;
+  s.io_threads = 1;
+  auto routes = std::make_shared<mh::router>();
+  mh::server first(s, routes);
+  BOOST_REQUIRE(!first.start());
+  s.port = first.port();
+  mh::server second(s, routes);
+  auto err = second.start();
+  BOOST_TEST((mext::code_of(err) == mext::errc::invalid_argument));
+  BOOST_TEST(mext::detail_of(err).find("bind") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_router_prefers_literal_segments_and_lists_its_routes) {
+  mh::router r;
+  auto noop = [](mh::request&, mh::respond_fn) {};
+  r.add("GET", "/api/v1/me/agenda", noop);
+  r.add("GET", "/api/v1/me/{part}", noop);
+  r.add("POST", "/api/v1/rooms/{id}/messages", noop);
+  auto literal = r.find("GET", "/api/v1/me/agenda");
+  BOOST_TEST(literal.pattern == "/api/v1/me/agenda");
+  auto param = r.find("GET", "/api/v1/me/profile");
+  BOOST_TEST(param.pattern == "/api/v1/me/{part}");
+  BOOST_TEST(param.params.at("part") == "profile");
+  BOOST_TEST(r.find("GET", "/api/v1/rooms//messages").status == 404);
+  BOOST_TEST(r.find("GET", "/api/v1/me/agenda/").status == 404);
+  BOOST_CHECK_THROW(r.add("GET", "/api/v1/me/{other}", noop), std::invalid_argument);
+  BOOST_CHECK_THROW(r.add("GET", "/api/v1/x/{a}/{a}", noop), std::invalid_argument);
+  auto listed = r.routes();
+  BOOST_REQUIRE(listed.size() == 3u);
+  BOOST_TEST(listed[2].first == "POST");
+  BOOST_TEST(listed[2].second == "/api/v1/rooms/{id}/messages");
+}
+
+BOOST_AUTO_TEST_CASE(problem_and_from_error_build_rfc_9457_documents) {
+  auto p = mh::problem(409, "Conflict", "bad \xff byte");
+  BOOST_TEST(p.content_type == "application/problem+json");
+  auto doc = nlohmann::json::parse(p.body);
+  BOOST_TEST(doc.at("status").get<int>() == 409);
+  auto e = mh::from_error(mext::make_error(mext::errc::not_found, "no such booth"));
+  BOOST_TEST(e.status == 404);
+  auto edoc = nlohmann::json::parse(e.body);
+  BOOST_TEST(edoc.at("title").get<std::string>() == "Not Found");
+  BOOST_TEST(edoc.at("detail").get<std::string>() == "no such booth");
+  BOOST_TEST(edoc.at("type").get<std::string>() == "about:blank");
+}
+
+BOOST_AUTO_TEST_CASE(the_self_signed_pair_is_created_once_with_a_private_key_file) {
+  mext::test::temp_dir dir;
+  fs::path cert, key;
+  auto err = mh::ensure_self_signed(dir.path(), cert, key);
+  BOOST_REQUIRE_MESSAGE(!err, mext::detail_of(err));
+  BOOST_TEST(cert == dir.path() / "tls" / "cert.pem");
+  BOOST_TEST(key == dir.path() / "tls" / "key.pem");
+  struct stat st {};
+  BOOST_REQUIRE(::stat(key.c_str(), &st) == 0);
+  BOOST_TEST((st.st_mode & 0777) == 0600u);
+  auto read = [](const fs::path& p) {
+    std::ifstream in(p);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+  };
+  const std::string first_cert = read(cert);
+  BOOST_TEST(first_cert.find("BEGIN CERTIFICATE") != std::string::npos);
+  fs::path cert2, key2;
+  BOOST_REQUIRE(!mh::ensure_self_signed(dir.path(), cert2, key2));
+  BOOST_TEST(read(cert2) == first_cert);
+}
+
+// ---- settings ----
+
+namespace {
+
+caf::expected<mh::mextd_settings> parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "mextd");
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  return mh::parse_settings(static_cast<int>(args.size()), argv.data());
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(settings_have_the_documented_defaults) {
+  auto s = parse({"--data-dir", "/tmp/d"});
+  BOOST_REQUIRE_MESSAGE(s, mext::detail_of(s.error()));
+  BOOST_TEST(s->data_dir == fs::path("/tmp/d"));
+  BOOST_TEST(s->listen_host == "127.0.0.1");
+  BOOST_TEST(s->listen_port == 8443);
+  BOOST_TEST(!s->plain_http);
+  BOOST_TEST(!s->demo);
+  BOOST_TEST(!s->help);
+  BOOST_TEST(s->tls_cert.empty());
+  BOOST_TEST(s->io_threads == 0u);
+  BOOST_TEST(s->max_body_bytes == 1024u * 1024u);
+  BOOST_TEST(s->commit_batch_max == 1024u);
+  BOOST_TEST(s->commit_max_wait_us == 0u);
+  BOOST_TEST(s->snapshot_every == 100u);
+  BOOST_TEST(s->idle_passivate_ms == 60000u);
+  BOOST_TEST(s->map_size_mb == 64u);
+  BOOST_TEST(s->map_max_mb == 1048576u);
+  BOOST_TEST((s->log_level == mext::log::level::info));
+}
+
+BOOST_AUTO_TEST_CASE(a_config_file_sets_values_and_flags_override_it) {
+  mext::test::temp_dir dir;
+  const auto file = dir.path() / "mextd.conf";
+  {
+    std::ofstream out(file);
+    out << "# mextd settings\n"
+        << "data-dir = data\n"
+        << "listen = [::1]:9443   # loopback v6\n"
+        << "plain-http = true\n"
+        << "snapshot-every = 7\n"
+        << "log-level = debug\n"
+        << "\n"
+        << "map-size-mb = 128\n";
+  }
+  auto s = parse({"--config", file.string(), "--snapshot-every", "9", "--demo"});
+  BOOST_REQUIRE_MESSAGE(s, mext::detail_of(s.error()));
+  BOOST_TEST(s->data_dir == dir.path() / "data");
+  BOOST_TEST(s->listen_host == "::1");
+  BOOST_TEST(s->listen_port == 9443);
+  BOOST_TEST(s->plain_http);
+  BOOST_TEST(s->snapshot_every == 9u);
+  BOOST_TEST(s->map_size_mb == 128u);
+  BOOST_TEST(s->demo);
+  BOOST_TEST((s->log_level == mext::log::level::debug));
+  BOOST_TEST(s->config_file == file);
+}
+
+BOOST_AUTO_TEST_CASE(bad_flags_are_invalid_argument_errors_naming_the_flag) {
+  auto unknown = parse({"--data-dir", "d", "--frobnicate", "3"});
+  BOOST_REQUIRE(!unknown);
+  BOOST_TEST((mext::code_of(unknown.error()) == mext::errc::invalid_argument));
+  BOOST_TEST(mext::detail_of(unknown.error()).find("--frobnicate") != std::string::npos);
+
+  auto not_number = parse({"--data-dir", "d", "--io-threads", "four"});
+  BOOST_REQUIRE(!not_number);
+  BOOST_TEST(mext::detail_of(not_number.error()).find("--io-threads") != std::string::npos);
+
+  auto missing = parse({"--data-dir", "d", "--map-max-mb"});
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(mext::detail_of(missing.error()).find("--map-max-mb") != std::string::npos);
+
+  auto no_dir = parse({"--listen", "127.0.0.1:1"});
+  BOOST_REQUIRE(!no_dir);
+  BOOST_TEST(mext::detail_of(no_dir.error()).find("--data-dir") != std::string::npos);
+
+  auto bad_listen = parse({"--data-dir", "d", "--listen", "::1:8443"});
+  BOOST_REQUIRE(!bad_listen);
+  BOOST_TEST(mext::detail_of(bad_listen.error()).find("--listen") != std::string::npos);
+
+  auto plain_public = parse({"--data-dir", "d", "--listen", "0.0.0.0:80", "--plain-http"});
+  BOOST_REQUIRE(!plain_public);
+  BOOST_TEST(mext::detail_of(plain_public.error()).find("--plain-http") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
+  auto s = parse({"--help"});
+  BOOST_REQUIRE(s);
+  BOOST_TEST(s->help);
+  const std::string text = mh::usage();
+  for (const char* flag :
+       {"--data-dir", "--listen", "--tls-cert", "--tls-key", "--plain-http", "--demo", "--help",
+        "--config", "--log-level", "--io-threads", "--max-body-bytes", "--commit-batch-max",
+        "--commit-max-wait-us", "--snapshot-every", "--idle-passivate-ms", "--map-size-mb",
+        "--map-max-mb"})
+    BOOST_TEST(text.find(flag) != std::string::npos, flag);
+  BOOST_TEST(text.find("127.0.0.1:8443") != std::string::npos);
+  BOOST_TEST(text.find("1048576") != std::string::npos);
+}

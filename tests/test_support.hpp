@@ -1,0 +1,39 @@
+#pragma once
+// Helpers shared by the test suites: temporary directories and child processes.
+
+#include <filesystem>
+#include <optional>
+#include <ostream>
+#include <string>
+
+#include "persistence/errors.hpp"
+
+namespace mext::test {
+
+// A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.
+class temp_dir {
+ public:
+  temp_dir();
+  temp_dir(const temp_dir&) = delete;
+  temp_dir& operator=(const temp_dir&) = delete;
+  ~temp_dir();
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+// Path of a built binary (mextd, test helpers) in the build tree.
+std::filesystem::path binary_path(const std::string& name);
+
+}  // namespace mext::test
+
+namespace mext {
+// Boost.Test prints these when an assertion on an error code fails.
+inline std::ostream& operator<<(std::ostream& os, errc code) {
+  return os << to_string(code);
+}
+inline std::ostream& operator<<(std::ostream& os, const std::optional<errc>& code) {
+  return code ? os << *code : os << "(no mext error)";
+}
+}  // namespace mext
