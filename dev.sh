@@ -40,6 +40,17 @@ case "${1:-}" in
     build
     shift
     mkdir -p var
+    # The first start needs an administrator: unless one is given, the demo makes its own and
+    # keeps the password in var/admin-password (mode 0600).
+    if [ -z "${MEXT_ADMIN_EMAIL:-}" ]; then
+      export MEXT_ADMIN_EMAIL=admin@demo.invalid
+      if [ ! -s var/admin-password ]; then
+        (umask 077 && openssl rand -hex 16 > var/admin-password)
+      fi
+      MEXT_ADMIN_PASSWORD=$(cat var/admin-password)
+      export MEXT_ADMIN_PASSWORD
+      echo "demo administrator: $MEXT_ADMIN_EMAIL, password in var/admin-password"
+    fi
     exec "$BUILD_DIR/mextd" --data-dir var --listen "${MEXT_LISTEN:-127.0.0.1:8443}" --demo "$@"
     ;;
   test)

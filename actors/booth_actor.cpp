@@ -462,7 +462,6 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
 }  // namespace
 
 void add_booth_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<caller>("mext.caller");
   cfg.add_message_type<booth_spec>("mext.booth_spec");
   cfg.add_message_type<booth_patch>("mext.booth_patch");
   cfg.add_message_type<content_spec>("mext.content_spec");

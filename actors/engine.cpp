@@ -2,6 +2,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/caller.hpp"
 #include "actors/holder.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/log.hpp"
@@ -53,6 +54,7 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<resident_info>("mext.resident_info");
   cfg.add_message_type<std::vector<resident_info>>("mext.resident_info_list");
   cfg.add_message_type<directory_stats>("mext.directory_stats");
+  cfg.add_message_type<caller>("mext.caller");
   cfg.add_message_type<personal_record>("mext.personal_record");
   cfg.add_message_type<std::vector<personal_record>>("mext.personal_record_list");
 }

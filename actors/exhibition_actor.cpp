@@ -506,7 +506,6 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
 }  // namespace
 
 void add_exhibition_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<caller>("mext.caller");
   cfg.add_message_type<exhibition_info>("mext.exhibition_info");
   cfg.add_message_type<exhibition_view>("mext.exhibition_view");
   cfg.add_message_type<booth_ref>("mext.booth_ref");

@@ -395,7 +395,6 @@ organization_actor::behavior_type organization_behavior(organization_self self,
 }  // namespace
 
 void add_organization_types(caf::actor_system_config& cfg) {
-  cfg.add_message_type<caller>("mext.caller");
   cfg.add_message_type<organization_info>("mext.organization_info");
   cfg.add_message_type<organization_view>("mext.organization_view");
   cfg.add_message_type<mention>("mext.mention");

@@ -1,0 +1,152 @@
+// mextd: the Mext engine's server process.
+//
+// Starts the actor system and the engine on the data directory, makes sure an administrator
+// exists, loads the demo exhibition on request, serves HTTP(S), and on SIGTERM or SIGINT stops
+// accepting, lets the engine commit what it was given, and exits.
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <thread>
+
+#include <caf/all.hpp>
+
+#include "actors/bootstrap.hpp"
+#include "actors/engine.hpp"
+#include "actors/entity_kinds.hpp"
+#include "http/ops_routes.hpp"
+#include "http/server.hpp"
+#include "http/settings.hpp"
+#include "http/tls.hpp"
+#include "persistence/errors.hpp"
+#include "persistence/ids.hpp"
+#include "persistence/log.hpp"
+
+namespace {
+
+using namespace mext;
+
+std::optional<actors::admin_credentials> admin_from_environment() {
+  const char* email = std::getenv("MEXT_ADMIN_EMAIL");
+  const char* password = std::getenv("MEXT_ADMIN_PASSWORD");
+  if (!email || !*email || !password || !*password) return std::nullopt;
+  return actors::admin_credentials{email, password};
+}
+
+// The demo people's password: kept in the data directory (mode 0600) so it stays the same
+// across restarts and is never printed to logs.
+caf::expected<std::string> demo_password(const std::filesystem::path& data_dir) {
+  auto path = data_dir / "demo-password";
+  std::ifstream in{path};
+  std::string pw;
+  if (in && std::getline(in, pw) && !pw.empty()) return pw;
+  pw = "demo-" + random_hex(12);
+  auto old = ::umask(077);
+  std::ofstream out{path, std::ios::trunc};
+  out << pw << "\n";
+  ::umask(old);
+  if (!out) return make_error(errc::storage_failed, "cannot write " + path.string());
+  return pw;
+}
+
+int fail(const std::string& event, const caf::error& err) {
+  log::error(event).field("error", detail_of(err));
+  std::cerr << "mextd: " << detail_of(err) << "\n";
+  return 1;
+}
+
+int run(const http::mextd_settings& s) {
+  log::set_min_level(s.log_level);
+  // Signals are taken by sigwait in main: blocked here, before any thread starts, so every
+  // thread inherits the mask and none is interrupted by them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGTERM);
+  sigaddset(&stop_signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  std::error_code ec;
+  std::filesystem::create_directories(s.data_dir, ec);
+  if (ec) return fail("mextd.data_dir", make_error(errc::storage_failed, ec.message()));
+
+  auto server_settings = http::to_server_settings(s);
+  if (!s.plain_http && (s.tls_cert.empty() || s.tls_key.empty())) {
+    if (auto err =
+            http::ensure_self_signed(s.data_dir, server_settings.tls_cert, server_settings.tls_key))
+      return fail("mextd.tls", err);
+  }
+
+  caf::actor_system_config cfg;
+  actors::add_all_message_types(cfg);
+  caf::actor_system sys{cfg};
+
+  actors::engine_options opts;
+  opts.data_dir = s.data_dir;
+  opts.store.initial_map_bytes = static_cast<size_t>(s.map_size_mb) << 20;
+  opts.store.max_map_bytes = static_cast<size_t>(s.map_max_mb) << 20;
+  opts.commit.batch_max = s.commit_batch_max;
+  opts.commit.max_wait = std::chrono::microseconds{s.commit_max_wait_us};
+  opts.entities.snapshot_every = s.snapshot_every;
+  opts.entities.idle_passivate = std::chrono::milliseconds{s.idle_passivate_ms};
+  auto eng = actors::engine::start(sys, opts, actors::all_entity_kinds());
+  if (!eng) return fail("mextd.engine", eng.error());
+
+  auto admin = actors::ensure_admin(sys, **eng, admin_from_environment());
+  if (!admin) {
+    if (code_of(admin.error()) != errc::not_found) return fail("mextd.admin", admin.error());
+    log::warn("mextd.no_admin").field("detail", detail_of(admin.error()));
+  }
+  if (s.demo) {
+    if (!admin)
+      return fail("mextd.demo", make_error(errc::invalid_argument,
+                                           "--demo needs an administrator: set "
+                                           "MEXT_ADMIN_EMAIL and MEXT_ADMIN_PASSWORD"));
+    auto pw = demo_password(s.data_dir);
+    if (!pw) return fail("mextd.demo", pw.error());
+    auto demo = actors::load_demo(sys, **eng, *admin, *pw);
+    if (!demo) return fail("mextd.demo", demo.error());
+    if (demo->loaded)
+      std::cout << "demo exhibition " << demo->exhibition_id << " loaded: " << demo->people.size()
+                << " people sign in with the password in "
+                << (s.data_dir / "demo-password").string() << std::endl;
+  }
+
+  auto routes = std::make_shared<http::router>();
+  http::add_ops_routes(*routes, sys, **eng);
+  http::server srv{server_settings, routes};
+  if (auto err = srv.start()) return fail("mextd.listen", err);
+  std::cout << "listening on " << s.listen_host << ":" << srv.port() << std::endl;
+  log::info("mextd.listening")
+      .field("port", static_cast<uint64_t>(srv.port()))
+      .field("tls", !s.plain_http);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  log::info("mextd.stopping").field("signal", sig);
+  srv.stop();
+  (*eng)->stop();
+  log::info("mextd.stopped");
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  auto settings = mext::http::parse_settings(argc, argv);
+  if (!settings) {
+    std::cerr << "mextd: " << mext::detail_of(settings.error()) << "\n\n" << mext::http::usage();
+    return 2;
+  }
+  if (settings->help) {
+    std::cout << mext::http::usage();
+    return 0;
+  }
+  return run(*settings);
+}

@@ -1,0 +1,261 @@
+#define BOOST_TEST_MODULE mextd
+#include <boost/test/unit_test.hpp>
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "persistence/lmdb_store.hpp"
+#include "test_support.hpp"
+
+using namespace mext;
+
+namespace {
+
+// mextd as a child process, with its stdout read line by line.
+class mextd_process {
+ public:
+  explicit mextd_process(std::vector<std::string> args, bool with_admin = true) {
+    int out[2];
+    BOOST_REQUIRE(::pipe(out) == 0);
+    pid_ = ::fork();
+    BOOST_REQUIRE(pid_ >= 0);
+    if (pid_ == 0) {
+      ::dup2(out[1], STDOUT_FILENO);
+      int devnull = ::open("/dev/null", O_WRONLY);
+      ::dup2(devnull, STDERR_FILENO);
+      ::close(out[0]);
+      if (with_admin) {
+        ::setenv("MEXT_ADMIN_EMAIL", "admin@test.invalid", 1);
+        ::setenv("MEXT_ADMIN_PASSWORD", "a-long-test-password-42", 1);
+      } else {
+        ::unsetenv("MEXT_ADMIN_EMAIL");
+        ::unsetenv("MEXT_ADMIN_PASSWORD");
+      }
+      auto bin = test::binary_path("mextd").string();
+      std::vector<char*> argv{bin.data()};
+      for (auto& a : args) argv.push_back(a.data());
+      argv.push_back(nullptr);
+      ::execv(bin.c_str(), argv.data());
+      ::_exit(127);
+    }
+    ::close(out[1]);
+    out_ = out[0];
+  }
+  ~mextd_process() {
+    if (pid_ > 0 && !reaped_) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+    ::close(out_);
+  }
+
+  // The next line of stdout, waiting at most `timeout`; empty at end of output or time-out.
+  std::string read_line(std::chrono::seconds timeout = std::chrono::seconds(60)) {
+    auto deadline = std::chrono::steady_clock::now() + timeout;
+    for (;;) {
+      auto nl = buf_.find('\n');
+      if (nl != std::string::npos) {
+        auto line = buf_.substr(0, nl);
+        buf_.erase(0, nl + 1);
+        return line;
+      }
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return {};
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) <= 0) return {};
+      char chunk[512];
+      auto n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) return {};
+      buf_.append(chunk, static_cast<size_t>(n));
+    }
+  }
+
+  // Everything the process writes until it closes stdout (bounded by the read time-out).
+  std::string read_all() {
+    std::string all = buf_;
+    buf_.clear();
+    char chunk[512];
+    for (int i = 0; i < 10000; ++i) {
+      pollfd p{out_, POLLIN, 0};
+      if (::poll(&p, 1, 60000) <= 0) break;
+      auto n = ::read(out_, chunk, sizeof chunk);
+      if (n <= 0) break;
+      all.append(chunk, static_cast<size_t>(n));
+    }
+    return all;
+  }
+
+  // Reads lines until one starts with "listening on "; returns the port.
+  int wait_listening() {
+    for (int i = 0; i < 20; ++i) {
+      auto line = read_line();
+      if (line.empty()) return -1;
+      if (line.rfind("listening on ", 0) == 0) return std::stoi(line.substr(line.rfind(':') + 1));
+      seen_.push_back(line);
+    }
+    return -1;
+  }
+
+  // Sends `sig` and waits for the exit status (bounded).
+  int stop(int sig) {
+    ::kill(pid_, sig);
+    for (int i = 0; i < 600; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        reaped_ = true;
+        return status;
+      }
+      ::usleep(50 * 1000);
+    }
+    return -1;
+  }
+
+  int wait_exit() { return stop(0); }
+
+  const std::vector<std::string>& lines_before_listening() const { return seen_; }
+
+ private:
+  pid_t pid_ = -1;
+  int out_ = -1;
+  bool reaped_ = false;
+  std::string buf_;
+  std::vector<std::string> seen_;
+};
+
+// A plain-HTTP GET on loopback: the status line's code and the body.
+std::pair<int, std::string> http_get(int port, const std::string& path) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::close(fd);
+    return {-1, {}};
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return {-1, {}};
+  }
+  std::string resp;
+  char chunk[4096];
+  ssize_t n;
+  while ((n = ::read(fd, chunk, sizeof chunk)) > 0) resp.append(chunk, static_cast<size_t>(n));
+  ::close(fd);
+  if (resp.size() < 12) return {-1, resp};
+  auto body = resp.find("\r\n\r\n");
+  return {std::stoi(resp.substr(9, 3)), body == std::string::npos ? "" : resp.substr(body + 4)};
+}
+
+size_t stored_entities(const std::filesystem::path& data_dir, const std::string& prefix) {
+  persistence::store_settings s;
+  s.dir = data_dir / "lmdb";
+  auto store = persistence::lmdb_store::open(s);
+  BOOST_REQUIRE(store);
+  auto ents = (*store)->entities(prefix, 1000);
+  BOOST_REQUIRE(ents);
+  return ents->size();
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(help_lists_every_flag_and_exits_zero) {
+  mextd_process p{{"--help"}};
+  auto all = p.read_all();
+  for (auto flag : {"--data-dir", "--listen", "--tls-cert", "--tls-key", "--plain-http", "--demo",
+                    "--help", "--config"})
+    BOOST_TEST(all.find(flag) != std::string::npos, "usage lacks " << flag);
+  auto status = p.wait_exit();
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(demo_server_answers_health_and_stops_cleanly_on_sigterm_then_restarts) {
+  test::temp_dir dir;
+  auto data = (dir.path() / "var").string();
+  {
+    mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http", "--demo"}};
+    int port = p.wait_listening();
+    BOOST_REQUIRE(port > 0);
+    bool announced = false;
+    for (auto& l : p.lines_before_listening())
+      if (l.rfind("demo exhibition ", 0) == 0) announced = true;
+    BOOST_TEST(announced);
+    auto health = http_get(port, "/healthz");
+    BOOST_TEST(health.first == 200);
+    BOOST_TEST(health.second.find("\"ok\"") != std::string::npos);
+    auto ready = http_get(port, "/readyz");
+    BOOST_TEST(ready.first == 200);
+    BOOST_TEST(http_get(port, "/no/such/path").first == 404);
+    auto status = p.stop(SIGTERM);
+    BOOST_TEST(WIFEXITED(status));
+    BOOST_TEST(WEXITSTATUS(status) == 0);
+  }
+  BOOST_TEST(stored_entities(dir.path() / "var", "exh_") == 1u);
+  BOOST_TEST(stored_entities(dir.path() / "var", "bth_") == 3u);
+  {
+    // A second start on the same directory keeps the data and loads no second demo.
+    mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http", "--demo"}};
+    int port = p.wait_listening();
+    BOOST_REQUIRE(port > 0);
+    for (auto& l : p.lines_before_listening()) BOOST_TEST(l.rfind("demo exhibition ", 0) != 0);
+    BOOST_TEST(http_get(port, "/readyz").first == 200);
+    BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  }
+  BOOST_TEST(stored_entities(dir.path() / "var", "exh_") == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(a_server_killed_with_sigkill_restarts_on_its_data) {
+  test::temp_dir dir;
+  auto data = (dir.path() / "var").string();
+  {
+    mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http", "--demo"}};
+    BOOST_REQUIRE(p.wait_listening() > 0);
+    auto status = p.stop(SIGKILL);
+    BOOST_TEST(WIFSIGNALED(status));
+  }
+  mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http"}};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  BOOST_TEST(http_get(port, "/readyz").first == 200);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  BOOST_TEST(stored_entities(dir.path() / "var", "bth_") == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(plain_http_off_loopback_is_refused) {
+  test::temp_dir dir;
+  mextd_process p{{"--data-dir", dir.path().string(), "--listen", "0.0.0.0:0", "--plain-http"}};
+  BOOST_TEST(p.wait_listening() == -1);
+  auto status = p.wait_exit();
+  BOOST_TEST(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) != 0);
+}
+
+BOOST_AUTO_TEST_CASE(demo_without_an_administrator_is_refused_with_a_reason) {
+  test::temp_dir dir;
+  mextd_process p{
+      {"--data-dir", dir.path().string(), "--listen", "127.0.0.1:0", "--plain-http", "--demo"},
+      false};
+  BOOST_TEST(p.wait_listening() == -1);
+  auto status = p.wait_exit();
+  BOOST_TEST(WEXITSTATUS(status) == 1);
+}
+
+BOOST_AUTO_TEST_CASE(an_unknown_flag_is_an_error_naming_it) {
+  mextd_process p{{"--no-such-flag"}};
+  BOOST_TEST(p.wait_listening() == -1);
+  BOOST_TEST(WEXITSTATUS(p.wait_exit()) == 2);
+}
