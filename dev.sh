@@ -8,11 +8,18 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config make
   libcaf-dev capnproto libcapnp-dev liblmdb-dev libssl-dev openssl
-  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev curl)
+  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev curl nodejs npm)
+
+# Packages a command on the PATH may stand for: NodeSource's nodejs, for one, bundles npm and
+# conflicts with Debian's npm package.
+declare -A PROVIDED_BY_COMMAND=([nodejs]=node [npm]=npm)
 
 deps() {
   local missing=()
   for p in "${PACKAGES[@]}"; do
+    if [ -n "${PROVIDED_BY_COMMAND[$p]:-}" ] && command -v "${PROVIDED_BY_COMMAND[$p]}" >/dev/null; then
+      continue
+    fi
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -55,6 +62,8 @@ case "${1:-}" in
     ;;
   test)
     build
+    # The OpenAPI validator of the openapi_validate test, pinned by its package-lock.json.
+    npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
     cd "$BUILD_DIR"
     ctest --output-on-failure -j "${MEXT_JOBS:-2}" --timeout 600
     ;;

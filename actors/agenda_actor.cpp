@@ -301,21 +301,6 @@ struct reply_to {
   }
 };
 
-// Answers `value` once everything applied so far is durable.
-template <class R>
-caf::result<R> when_durable(agenda_self self, R value) {
-  auto& core = self->state.core;
-  if (core.all_durable()) return value;
-  auto rp = self->make_response_promise<R>();
-  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
-}
-
 void reply_when_durable(agenda_self self, const std::string& mid, reply_to to) {
   self->state.core.when_durable([self, mid, to](const caf::error& err) mutable {
     if (err) return to.fail(err);
@@ -557,7 +542,7 @@ caf::result<agenda_view> on_attend(agenda_self self, const caller& c, session_en
   if (s.ends_at_ms < s.starts_at_ms)
     return make_error(errc::invalid_argument, "a session must not end before it starts");
   auto i = st.d.sessions.find(s.session_id);
-  if (i != st.d.sessions.end() && i->second == s) return when_durable(self, agenda_view_of(st));
+  if (i != st.d.sessions.end() && i->second == s) return answer_when_durable(self, agenda_view_of(st));
   capnp::MallocMessageBuilder msg;
   auto ev = msg.initRoot<schema::AgendaEvent>();
   ev.setAt(at);
@@ -579,7 +564,7 @@ caf::result<agenda_view> on_leave_session(agenda_self self, const caller& c,
                                           const std::string& session_id) {
   auto& st = self->state;
   if (auto err = check_owner(st, c)) return err;
-  if (st.d.sessions.count(session_id) == 0) return when_durable(self, agenda_view_of(st));
+  if (st.d.sessions.count(session_id) == 0) return answer_when_durable(self, agenda_view_of(st));
   capnp::MallocMessageBuilder msg;
   auto ev = msg.initRoot<schema::AgendaEvent>();
   ev.setAt(now_ms());
@@ -691,7 +676,7 @@ caf::result<meeting_view> on_peer(agenda_self self, meeting_record& r, bool invi
         *status != MeetingStatus::PENDING)
       return make_error(errc::invalid_argument, "not an invitation to this agenda");
     if (auto err = check_times(r.starts_at_ms, r.ends_at_ms)) return err;
-    if (i != st.d.meetings.end()) return when_durable(self, view_of(i->second));
+    if (i != st.d.meetings.end()) return answer_when_durable(self, view_of(i->second));
     if (overlaps_agenda(st.d, r.starts_at_ms, r.ends_at_ms))
       return make_error(errc::conflict, "the meeting overlaps the invitee's agenda");
     meeting_rec m{r.meeting_id, r.requester_id, r.invitee_id, r.booth_id,      r.starts_at_ms,
@@ -704,14 +689,14 @@ caf::result<meeting_view> on_peer(agenda_self self, meeting_record& r, bool invi
   auto m = i->second;
   if (m.status == *status) {
     // Both sides changed it the same way: agreed, so nothing is left to send.
-    if (!m.unsynced) return when_durable(self, view_of(m));
+    if (!m.unsynced) return answer_when_durable(self, view_of(m));
     m.unsynced = false;
     auto rp = self->make_response_promise<meeting_view>();
     set_and_reply(self, m, false, reply_to{rp});
     return rp;
   }
   // A final state here stands; the other agenda adopts it from the answer.
-  if (!may_become(m.status, *status)) return when_durable(self, view_of(m));
+  if (!may_become(m.status, *status)) return answer_when_durable(self, view_of(m));
   m.status = *status;
   m.unsynced = false;
   m.updated_at_ms = r.updated_at_ms;
@@ -774,7 +759,7 @@ caf::result<uint64_t> scrub_party(agenda_self self, const std::string& person) {
     c.unsynced = false;
     changed.push_back(std::move(c));
   }
-  if (changed.empty()) return when_durable(self, uint64_t{0});
+  if (changed.empty()) return answer_when_durable(self, uint64_t{0});
   auto at = now_ms();
   persistence::write_item item;
   for (auto& m : changed)
@@ -834,7 +819,7 @@ void wipe(agenda_self self, uint64_t already, caf::typed_response_promise<uint64
 
 caf::result<uint64_t> on_erase(agenda_self self, const std::string& person) {
   auto& st = self->state;
-  if (person.empty()) return when_durable(self, uint64_t{0});
+  if (person.empty()) return answer_when_durable(self, uint64_t{0});
   if (person != st.owner) return scrub_party(self, person);
   std::set<std::string> others;
   for (auto& [id, m] : st.d.meetings) {
@@ -928,7 +913,7 @@ agenda_actor::behavior_type agenda_behavior(agenda_self self, std::shared_ptr<ru
         if (!c.signed_in()) return make_error(errc::unauthenticated, "sign in first");
         if (c.user_id != self->state.owner && !c.admin)
           return make_error(errc::forbidden, "only the owner or an admin reads an agenda");
-        return when_durable(self, agenda_view_of(self->state));
+        return answer_when_durable(self, agenda_view_of(self->state));
       },
       [self](meeting_atom, const caller& c, meeting_request& r, int64_t at) {
         self->state.core.touch(self);
@@ -954,7 +939,7 @@ agenda_actor::behavior_type agenda_behavior(agenda_self self, std::shared_ptr<ru
       },
       [self](export_atom, const std::string& person) {
         self->state.core.touch(self);
-        return when_durable(self, export_of(self->state, person));
+        return answer_when_durable(self, export_of(self->state, person));
       },
       [self](erase_atom, const std::string& person) {
         self->state.core.touch(self);

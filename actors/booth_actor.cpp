@@ -216,38 +216,6 @@ caf::error emit(booth_state& st, persistence::write_item& item, int64_t at, Fill
 
 // -- answers behind the output gate ------------------------------------------------------------
 
-// Answers `value` once everything applied so far is durable.
-template <class R>
-caf::result<R> when_durable(booth_self self, R value) {
-  auto& core = self->state.core;
-  if (core.all_durable()) return value;
-  auto rp = self->make_response_promise<R>();
-  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
-}
-
-// Commits `item` and answers `value` once it is durable.
-template <class R>
-caf::result<R> commit(booth_self self, persistence::write_item item, R value,
-                      bool compact = false) {
-  auto rp = self->make_response_promise<R>();
-  self->state.core.persist(
-      self, std::move(item),
-      [rp, value = std::move(value)](const caf::error& err) mutable {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(std::move(value));
-      },
-      compact);
-  return rp;
-}
-
 // -- validation and views ---------------------------------------------------------------------
 
 size_t chars(std::string_view s) {
@@ -306,13 +274,13 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         persistence::write_item item;
         if (auto err = emit(st, item, at, [&](auto ev) { write_info(ev.initCreated(), spec); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](get_atom) -> caf::result<booth_view> {
         auto& st = self->state;
         st.core.touch(self);
         if (!st.data.exists) return make_error(errc::not_found, "no such booth");
-        return when_durable(self, view_of(st));
+        return answer_when_durable(self, view_of(st));
       },
       [self](update_atom, const caller& who, const booth_patch& patch) -> caf::result<booth_view> {
         auto& st = self->state;
@@ -325,12 +293,12 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         if (patch.has_description) info.description = patch.description;
         if (auto err = validate(info)) return err;
         if (info.name == st.data.info.name && info.description == st.data.info.description)
-          return when_durable(self, view_of(st));
+          return answer_when_durable(self, view_of(st));
         persistence::write_item item;
         if (auto err =
                 emit(st, item, now_ms(), [&](auto ev) { write_info(ev.initUpdated(), info); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](content_atom, const caller& who, const content_spec& spec,
              int64_t at) -> caf::result<content_view> {
@@ -359,7 +327,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         if (auto err =
                 emit(st, item, at, [&](auto ev) { write_content(ev.initContentAdded(), content); }))
           return err;
-        return commit(self, std::move(item), std::move(content));
+        return commit_then_answer(self, std::move(item), std::move(content));
       },
       [self](remove_atom, const caller& who,
              const std::string& content_id) -> caf::result<booth_view> {
@@ -375,7 +343,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         if (auto err = emit(st, item, now_ms(),
                             [&](auto ev) { ev.setContentRemoved(as_text(content_id)); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](visit_atom, const caller& who, bool share_contact,
              int64_t at) -> caf::result<uint64_t> {
@@ -390,7 +358,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
               visited.setSharedContact(share_contact);
             }))
           return err;
-        return commit(self, std::move(item), st.data.total_visits);
+        return commit_then_answer(self, std::move(item), st.data.total_visits);
       },
       [self](get_atom, visit_atom, const caller& who) -> caf::result<visit_stats> {
         auto& st = self->state;
@@ -401,7 +369,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         visit_stats out{st.data.total_visits, st.data.visits.size() + st.data.erased_visitors, {}};
         for (const auto& v : st.data.visits)
           if (v.shared_contact) out.shared_contacts.push_back(v.visitor_id);
-        return when_durable(self, std::move(out));
+        return answer_when_durable(self, std::move(out));
       },
       [self](export_atom, const std::string& person) -> caf::result<std::vector<personal_record>> {
         auto& st = self->state;
@@ -430,7 +398,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
                           {"file_id", c.file_id},
                           {"created_at_ms", std::to_string(c.created_at_ms)}}});
         }
-        return when_durable(self, std::move(out));
+        return answer_when_durable(self, std::move(out));
       },
       [self](erase_atom, const std::string& person) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -440,7 +408,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
                           [&](const content_view& c) { return c.author_id == person; }));
         bool visited = find_visit(st.data, person) != nullptr;
         uint64_t erased = authored + (visited ? 1 : 0);
-        if (erased == 0) return when_durable(self, erased);
+        if (erased == 0) return answer_when_durable(self, erased);
         persistence::write_item item;
         auto at = now_ms();
         if (visited) {
@@ -452,7 +420,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
             return err;
         }
         // Compacted: the events that named the person are deleted with the snapshot.
-        return commit(self, std::move(item), erased, true);
+        return commit_then_answer(self, std::move(item), erased, true);
       },
       [self](tick_atom) { self->state.core.on_tick(self); },
       [self](passivate_atom) { self->state.core.on_passivate(self); },

@@ -287,22 +287,6 @@ room_view room_view_of(const room_state& st) {
   return v;
 }
 
-// Answers `value` once everything applied so far is durable, so no answer reveals state that a
-// crash could still take back.
-template <class R>
-caf::result<R> when_durable(room_self self, R value) {
-  auto& core = self->state.core;
-  if (core.all_durable()) return value;
-  auto rp = self->make_response_promise<R>();
-  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
-}
-
 // Applies the event built in `msg` to the state and adds it to `item` under the next seq.
 caf::error stage(room_self self, capnp::MallocMessageBuilder& msg, persistence::write_item& item) {
   auto& st = self->state;
@@ -366,7 +350,7 @@ caf::result<room_view> on_create(room_self self, const caller& c, room_spec& spe
   if (st.d.exists) {
     if (st.d.kind == kind && st.d.booth_id == spec.booth_id &&
         st.d.organization_id == spec.organization_id && st.d.member_ids == spec.member_ids)
-      return when_durable(self, room_view_of(st));
+      return answer_when_durable(self, room_view_of(st));
     return make_error(errc::conflict, "the room exists with another spec");
   }
   capnp::MallocMessageBuilder msg;
@@ -414,7 +398,7 @@ caf::result<posted> on_post(room_self self, const caller& c, post_spec& p, int64
   auto dup = st.d.by_client_key.find(client_key(c.user_id, p.client_msg_id));
   if (dup != st.d.by_client_key.end()) {
     auto& first = st.d.messages[dup->second - 1];
-    return when_durable(self, posted{first.message_id, first.number, first.sent_at_ms, true});
+    return answer_when_durable(self, posted{first.message_id, first.number, first.sent_at_ms, true});
   }
   message_rec m;
   m.number = st.d.messages.size() + 1;
@@ -460,7 +444,7 @@ caf::result<history_page> on_history(room_self self, const caller& c, uint64_t b
     page.items.push_back(view_of(st.d.messages[n - 1]));
   if (!page.items.empty() && page.items.back().number > 1)
     page.next_before = page.items.back().number;
-  return when_durable(self, std::move(page));
+  return answer_when_durable(self, std::move(page));
 }
 
 caf::result<message_view> on_delete(room_self self, const caller& c,
@@ -475,7 +459,7 @@ caf::result<message_view> on_delete(room_self self, const caller& c,
   bool allowed = c.admin || (!m.author_id.empty() && m.author_id == c.user_id) ||
                  (!st.d.organization_id.empty() && c.represents(st.d.organization_id));
   if (!allowed) return make_error(errc::forbidden, "only its author, a booth rep or an admin");
-  if (m.deleted) return when_durable(self, view_of(m));
+  if (m.deleted) return answer_when_durable(self, view_of(m));
   capnp::MallocMessageBuilder msg;
   auto ev = msg.initRoot<schema::ChatRoomEvent>();
   ev.setAt(now_ms());
@@ -563,7 +547,7 @@ caf::result<uint64_t> on_erase(room_self self, const std::string& person) {
   for (size_t i = st.subs.size(); i-- > 0;)
     if (st.subs[i].user_id == person) drop_subscriber(self, st.subs[i].hdl.address(), true);
   uint64_t count = st.d.exists && !person.empty() ? held_about(st.d, person) : 0;
-  if (count == 0) return when_durable(self, uint64_t{0});
+  if (count == 0) return answer_when_durable(self, uint64_t{0});
   std::vector<uint64_t> numbers;
   for (auto& m : st.d.messages)
     if (m.author_id == person) numbers.push_back(m.number);
@@ -614,7 +598,7 @@ chat_room_actor::behavior_type room_behavior(room_self self, std::shared_ptr<run
         if (!st.d.exists) return make_error(errc::not_found, "no such room");
         if (!c.signed_in()) return make_error(errc::unauthenticated, "sign in first");
         if (!may_read(st.d, c)) return make_error(errc::forbidden, "not a member of this room");
-        return when_durable(self, room_view_of(st));
+        return answer_when_durable(self, room_view_of(st));
       },
       [self](post_atom, const caller& c, post_spec& p, int64_t at) {
         self->state.core.touch(self);
@@ -639,7 +623,7 @@ chat_room_actor::behavior_type room_behavior(room_self self, std::shared_ptr<run
       },
       [self](export_atom, const std::string& person) {
         self->state.core.touch(self);
-        return when_durable(self, export_of(self->state, person));
+        return answer_when_durable(self, export_of(self->state, person));
       },
       [self](erase_atom, const std::string& person) {
         self->state.core.touch(self);

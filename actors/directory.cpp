@@ -27,6 +27,9 @@ struct directory_state {
   std::unordered_map<std::string, entry> entries;
   std::unordered_map<caf::actor_addr, std::string> ids;
   directory_stats stats;
+  // Set by the exit message: lookups are refused and the directory quits with its last entity.
+  bool stopping = false;
+  caf::error stop_reason;
   static inline const char* name = "directory";
 };
 
@@ -53,6 +56,7 @@ caf::expected<caf::actor> activate(directory_self self, const std::string& id, b
 }
 
 caf::result<caf::actor> lookup(directory_self self, const std::string& id, bool create) {
+  if (self->state.stopping) return make_error(errc::passivated, "the engine is stopping");
   if (!is_valid_id(id)) return make_error(errc::not_found, "malformed id");
   auto owner = std::string{owner_of(id)};
   auto& st = self->state;
@@ -80,8 +84,14 @@ void on_down(directory_self self, const caf::down_msg& dm) {
   st.entries.erase(e);
   st.stats.passivations++;
   st.stats.resident = st.entries.size();
-  if (dm.reason && dm.reason != caf::exit_reason::normal)
+  if (dm.reason && dm.reason != caf::exit_reason::normal && !st.stopping)
     log::warn("directory.actor_down").field("entity", id).field("reason", detail_of(dm.reason));
+  if (st.stopping) {
+    for (auto& w : waiting)
+      w.promise.deliver(make_error(errc::passivated, "the engine is stopping"));
+    if (st.entries.empty()) self->quit(st.stop_reason);
+    return;
+  }
   if (waiting.empty()) return;
   bool create = false;
   for (auto& w : waiting) create = create || w.create;
@@ -99,12 +109,21 @@ directory_actor::behavior_type directory_behavior(directory_self self, std::shar
   self->state.rt = std::move(rt);
   self->state.factories = std::move(factories);
   self->set_down_handler([=](caf::down_msg& dm) { on_down(self, dm); });
-  // Entities hold the directory through the runtime and it holds them: stopping it stops them.
+  // Entities hold the directory through the runtime and it holds them: stopping it stops them,
+  // and it quits only once every one of them is gone, so nothing uses the runtime after it.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [id, e] : self->state.entries)
+    auto& st = self->state;
+    if (st.stopping) return;
+    st.stopping = true;
+    st.stop_reason = msg.reason;
+    for (auto& [id, e] : st.entries) {
+      for (auto& w : e.waiting)
+        w.promise.deliver(make_error(errc::passivated, "the engine is stopping"));
+      e.waiting.clear();
       caf::anon_send_exit(caf::actor_cast<caf::actor_addr>(e.handle),
                           caf::exit_reason::user_shutdown);
-    self->quit(msg.reason);
+    }
+    if (st.entries.empty()) self->quit(msg.reason);
   });
   return {
       [=](resolve_atom, const std::string& id) { return lookup(self, id, false); },
@@ -116,6 +135,14 @@ directory_actor::behavior_type directory_behavior(directory_self self, std::shar
         if (i != st.entries.end() && i->second.handle == sender) i->second.passivating = true;
         // Not (or no longer) ours to hand out: it may go either way.
         if (sender) caf::anon_send(sender, passivate_atom::value);
+      },
+      [=](busy_atom, const std::string& id) {
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        auto i = self->state.entries.find(id);
+        if (i == self->state.entries.end() || i->second.handle != sender) return;
+        i->second.passivating = false;
+        for (auto& w : i->second.waiting) w.promise.deliver(i->second.handle);
+        i->second.waiting.clear();
       },
       [=](list_atom, const std::string& kind, uint32_t limit) {
         std::vector<resident_info> out;

@@ -59,6 +59,8 @@ using directory_actor = caf::typed_actor<
     caf::replies_to<activate_atom, std::string>::with<caf::actor>,
     // Sent by an idle entity actor about itself.
     caf::reacts_to<idle_atom, std::string>,
+    // Sent instead of passivating by an actor that became busy again (a subscriber, a message).
+    caf::reacts_to<busy_atom, std::string>,
     // Resident actors of a kind ("" for all), at most `limit`.
     caf::replies_to<list_atom, std::string, uint32_t>::with<std::vector<resident_info>>,
     caf::replies_to<stats_atom>::with<directory_stats>>;

@@ -27,6 +27,7 @@ void entity_core::init(std::string id, std::shared_ptr<runtime> rt,
 
 void entity_core::touch(caf::scheduled_actor* self) {
   last_active_ = self->clock().now();
+  idle_reported_ = false;
   if (stats_) {
     stats_->messages.fetch_add(1, std::memory_order_relaxed);
     stats_->mailbox.store(self->mailbox().size(), std::memory_order_relaxed);

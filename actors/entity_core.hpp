@@ -16,6 +16,7 @@
 #include <caf/local_actor.hpp>
 #include <caf/scheduled_actor.hpp>
 
+#include <caf/result.hpp>
 #include <caf/send.hpp>
 
 #include "actors/runtime.hpp"
@@ -89,6 +90,8 @@ class entity_core {
   uint64_t inflight_ = 0;
   bool snapshot_inflight_ = false;
   bool passivating_ = false;
+  // Set when idleness is reported to the directory; any message since clears it.
+  bool idle_reported_ = false;
   int pins_ = 0;
   caf::actor_clock::time_point last_active_;
   // Answers waiting for durability: (seq they depend on, continuation).
@@ -135,6 +138,9 @@ void entity_core::maybe_snapshot(Self* self) {
   persistence::write_item item;
   uint64_t at = seq_;
   item.put_snapshot(id_, at, snapshot_());
+  // Events the snapshot covers are dropped with it: the log stays bounded, and values that were
+  // since corrected or deleted do not linger in old events.
+  item.truncate_events(id_, at);
   snapshot_inflight_ = true;
   self->request(rt_->writer, caf::infinite, commit_atom::value, std::move(item))
       .then(
@@ -151,6 +157,7 @@ void entity_core::on_tick(Self* self) {
   caf::timespan wait_more{};
   if (idle_enough(self, wait_more)) {
     // Sent as the actor itself: the directory checks who is going idle.
+    idle_reported_ = true;
     caf::send_as(caf::actor_cast<caf::actor>(self), rt_->directory, idle_atom::value, id_);
     return;
   }
@@ -159,8 +166,50 @@ void entity_core::on_tick(Self* self) {
 
 template <class Self>
 void entity_core::on_passivate(Self* self) {
+  if (pins_ > 0 || !idle_reported_) {
+    // Busy again since it reported idle (a subscriber joined, a message came): stay, and tell
+    // the directory, which hands this actor out again.
+    caf::send_as(caf::actor_cast<caf::actor>(self), rt_->directory, busy_atom::value, id_);
+    schedule_tick(self, std::chrono::duration_cast<caf::timespan>(rt_->settings.idle_passivate));
+    return;
+  }
   passivating_ = true;
   if (inflight_ == 0 && !snapshot_inflight_) self->quit();
+}
+
+// -- answers behind the output gate, for the handlers of every entity actor -------------------
+// Self is a stateful typed actor whose state has an entity_core named `core`.
+
+// Answers `value` once everything applied so far is durable.
+template <class R, class Self>
+caf::result<R> answer_when_durable(Self* self, R value) {
+  auto& core = self->state.core;
+  if (core.all_durable()) return value;
+  auto rp = self->template make_response_promise<R>();
+  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
+    if (err)
+      rp.deliver(err);
+    else
+      rp.deliver(std::move(value));
+  });
+  return rp;
+}
+
+// Commits `item` and answers `value` once it is durable (with `compact`, see persist).
+template <class R, class Self>
+caf::result<R> commit_then_answer(Self* self, persistence::write_item item, R value,
+                                  bool compact = false) {
+  auto rp = self->template make_response_promise<R>();
+  self->state.core.persist(
+      self, std::move(item),
+      [rp, value = std::move(value)](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(std::move(value));
+      },
+      compact);
+  return rp;
 }
 
 }  // namespace mext::actors

@@ -218,38 +218,6 @@ caf::error emit(exhibition_state& st, persistence::write_item& item, int64_t at,
 
 // -- answers behind the output gate ------------------------------------------------------------
 
-// Answers `value` once everything applied so far is durable.
-template <class R>
-caf::result<R> when_durable(exhibition_self self, R value) {
-  auto& core = self->state.core;
-  if (core.all_durable()) return value;
-  auto rp = self->make_response_promise<R>();
-  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
-}
-
-// Commits `item` and answers `value` once it is durable.
-template <class R>
-caf::result<R> commit(exhibition_self self, persistence::write_item item, R value,
-                      bool compact = false) {
-  auto rp = self->make_response_promise<R>();
-  self->state.core.persist(
-      self, std::move(item),
-      [rp, value = std::move(value)](const caf::error& err) mutable {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(std::move(value));
-      },
-      compact);
-  return rp;
-}
-
 // -- validation and views ---------------------------------------------------------------------
 
 size_t chars(std::string_view s) {
@@ -291,7 +259,7 @@ caf::expected<session_view> view_of(const exhibition_state& st, const session_re
 template <class R>
 caf::result<R> answer(exhibition_self self, caf::expected<R> value) {
   if (!value) return std::move(value.error());
-  return when_durable(self, std::move(*value));
+  return answer_when_durable(self, std::move(*value));
 }
 
 // -- behavior ---------------------------------------------------------------------------------
@@ -321,13 +289,13 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
         persistence::write_item item;
         if (auto err = emit(st, item, at, [&](auto ev) { write_info(ev.initCreated(), info); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](get_atom) -> caf::result<exhibition_view> {
         auto& st = self->state;
         st.core.touch(self);
         if (!st.data.exists) return make_error(errc::not_found, "no such exhibition");
-        return when_durable(self, view_of(st));
+        return answer_when_durable(self, view_of(st));
       },
       [self](booth_atom, const caller& who, const booth_ref& ref) -> caf::result<exhibition_view> {
         auto& st = self->state;
@@ -341,13 +309,13 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
           if (b.booth_id != ref.booth_id) continue;
           if (b.organization_id != ref.organization_id)
             return make_error(errc::conflict, "the booth belongs to another organization");
-          return when_durable(self, view_of(st));
+          return answer_when_durable(self, view_of(st));
         }
         persistence::write_item item;
         if (auto err =
                 emit(st, item, now_ms(), [&](auto ev) { write_booth(ev.initBoothAdded(), ref); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](session_atom, const caller& who,
              const session_spec& spec) -> caf::result<session_view> {
@@ -383,7 +351,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
           return err;
         auto view = view_of(st, *find_session(st.data, rec.session_id));
         if (!view) return std::move(view.error());
-        return commit(self, std::move(item), std::move(*view));
+        return commit_then_answer(self, std::move(item), std::move(*view));
       },
       [self](get_atom, session_atom, const std::string& session_id) -> caf::result<session_view> {
         auto& st = self->state;
@@ -406,7 +374,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
           return std::tie(a.starts_at_ms, a.ends_at_ms, a.session_id) <
                  std::tie(b.starts_at_ms, b.ends_at_ms, b.session_id);
         });
-        return when_durable(self, std::move(out));
+        return answer_when_durable(self, std::move(out));
       },
       [self](media_atom, const caller& who, const std::string& session_id,
              const speaker_media& media) -> caf::result<session_view> {
@@ -437,7 +405,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
           return err;
         auto view = view_of(st, *find_session(st.data, session_id));
         if (!view) return std::move(view.error());
-        return commit(self, std::move(item), std::move(*view));
+        return commit_then_answer(self, std::move(item), std::move(*view));
       },
       [self](export_atom, const std::string& person) -> caf::result<std::vector<personal_record>> {
         auto& st = self->state;
@@ -468,7 +436,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
                             {"caption", std::move(*caption)}}});
           }
         }
-        return when_durable(self, std::move(out));
+        return answer_when_durable(self, std::move(out));
       },
       [self](erase_atom, const std::string& person) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -484,7 +452,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
           erased += media + place;
           sessions.push_back(s.session_id);
         }
-        if (erased == 0) return when_durable(self, erased);
+        if (erased == 0) return answer_when_durable(self, erased);
         persistence::write_item item;
         auto at = now_ms();
         for (const auto& sid : sessions) {
@@ -496,7 +464,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
             return err;
         }
         // Compacted: the events that held the person's media are deleted with the snapshot.
-        return commit(self, std::move(item), erased, true);
+        return commit_then_answer(self, std::move(item), erased, true);
       },
       [self](tick_atom) { self->state.core.on_tick(self); },
       [self](passivate_atom) { self->state.core.on_passivate(self); },

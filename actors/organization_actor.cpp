@@ -164,38 +164,6 @@ caf::error emit(organization_state& st, persistence::write_item& item, int64_t a
 
 // -- answers behind the output gate ------------------------------------------------------------
 
-// Answers `value` once everything applied so far is durable.
-template <class R>
-caf::result<R> when_durable(organization_self self, R value) {
-  auto& core = self->state.core;
-  if (core.all_durable()) return value;
-  auto rp = self->make_response_promise<R>();
-  core.when_durable([rp, value = std::move(value)](const caf::error& err) mutable {
-    if (err)
-      rp.deliver(err);
-    else
-      rp.deliver(std::move(value));
-  });
-  return rp;
-}
-
-// Commits `item` and answers `value` once it is durable.
-template <class R>
-caf::result<R> commit(organization_self self, persistence::write_item item, R value,
-                      bool compact = false) {
-  auto rp = self->make_response_promise<R>();
-  self->state.core.persist(
-      self, std::move(item),
-      [rp, value = std::move(value)](const caf::error& err) mutable {
-        if (err)
-          rp.deliver(err);
-        else
-          rp.deliver(std::move(value));
-      },
-      compact);
-  return rp;
-}
-
 // -- validation -------------------------------------------------------------------------------
 
 size_t chars(std::string_view s) {
@@ -264,13 +232,13 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         persistence::write_item item;
         if (auto err = emit(st, item, at, [&](auto ev) { write_info(ev.initCreated(), info); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](get_atom) -> caf::result<organization_view> {
         auto& st = self->state;
         st.core.touch(self);
         if (!st.data.exists) return make_error(errc::not_found, "no such organization");
-        return when_durable(self, view_of(st));
+        return answer_when_durable(self, view_of(st));
       },
       [self](update_atom, const caller& who, const organization_info& info,
              int64_t at) -> caf::result<organization_view> {
@@ -283,7 +251,7 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         persistence::write_item item;
         if (auto err = emit(st, item, at, [&](auto ev) { write_info(ev.initUpdated(), info); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](add_atom, const caller& who,
              const std::string& user) -> caf::result<organization_view> {
@@ -293,12 +261,12 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         if (!who.admin)
           return make_error(errc::forbidden, "only an administrator adds representatives");
         if (!is_id_of(user, "usr")) return make_error(errc::invalid_argument, "not a user id");
-        if (is_representative(st.data, user)) return when_durable(self, view_of(st));
+        if (is_representative(st.data, user)) return answer_when_durable(self, view_of(st));
         persistence::write_item item;
         if (auto err = emit(st, item, now_ms(),
                             [&](auto ev) { ev.setRepresentativeAdded(as_text(user)); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](remove_atom, const caller& who,
              const std::string& user) -> caf::result<organization_view> {
@@ -307,12 +275,12 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         if (!st.data.exists) return make_error(errc::not_found, "no such organization");
         if (!who.admin)
           return make_error(errc::forbidden, "only an administrator removes representatives");
-        if (!is_representative(st.data, user)) return when_durable(self, view_of(st));
+        if (!is_representative(st.data, user)) return answer_when_durable(self, view_of(st));
         persistence::write_item item;
         if (auto err = emit(st, item, now_ms(),
                             [&](auto ev) { ev.setRepresentativeRemoved(as_text(user)); }))
           return err;
-        return commit(self, std::move(item), view_of(st));
+        return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](mention_atom, const caller& who, const mention& m,
              int64_t at) -> caf::result<std::string> {
@@ -335,7 +303,7 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         if (auto err =
                 emit(st, item, at, [&](auto ev) { write_mention(ev.initMentionAdded(), rec); }))
           return err;
-        return commit(self, std::move(item), rec.mention_id);
+        return commit_then_answer(self, std::move(item), rec.mention_id);
       },
       [self](export_atom, const std::string& person) -> caf::result<std::vector<personal_record>> {
         auto& st = self->state;
@@ -361,7 +329,7 @@ organization_actor::behavior_type organization_behavior(organization_self self,
                           {"text", std::move(*plain)},
                           {"at_ms", std::to_string(m.at_ms)}}});
         }
-        return when_durable(self, std::move(out));
+        return answer_when_durable(self, std::move(out));
       },
       [self](erase_atom, const std::string& person) -> caf::result<uint64_t> {
         auto& st = self->state;
@@ -383,9 +351,9 @@ organization_actor::behavior_type organization_behavior(organization_self self,
             return err;
           ++erased;
         }
-        if (erased == 0) return when_durable(self, erased);
+        if (erased == 0) return answer_when_durable(self, erased);
         // Compacted: the events that held the person's data are deleted with the snapshot.
-        return commit(self, std::move(item), erased, true);
+        return commit_then_answer(self, std::move(item), erased, true);
       },
       [self](tick_atom) { self->state.core.on_tick(self); },
       [self](passivate_atom) { self->state.core.on_passivate(self); },

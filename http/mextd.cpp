@@ -20,7 +20,12 @@
 #include "actors/bootstrap.hpp"
 #include "actors/engine.hpp"
 #include "actors/entity_kinds.hpp"
+#include "http/api.hpp"
+#include "http/auth.hpp"
+#include "http/edge_guard.hpp"
+#include "http/metrics.hpp"
 #include "http/ops_routes.hpp"
+#include "http/routes.hpp"
 #include "http/server.hpp"
 #include "http/settings.hpp"
 #include "http/tls.hpp"
@@ -118,9 +123,22 @@ int run(const http::mextd_settings& s) {
                 << (s.data_dir / "demo-password").string() << std::endl;
   }
 
+  auto sessions = http::session_store::open(sys, **eng, http::auth_settings{});
+  if (!sessions) return fail("mextd.sessions", sessions.error());
+  http::edge_guard_settings guard;
+  guard.requests_per_second = s.rate_limit_rps;
+  guard.burst = s.rate_limit_burst;
+  guard.max_addresses = s.rate_limit_addresses;
+  guard.max_header_count = s.max_header_count;
+  http::metrics_settings metrics;
+  metrics.loopback_exempt = s.metrics_loopback;
+  auto a = std::make_shared<http::api>(http::api{
+      sys, **eng, http::api_limits{}, *sessions, std::make_shared<http::edge_guard>(guard),
+      std::make_shared<http::metrics_registry>(metrics)});
   auto routes = std::make_shared<http::router>();
   http::add_ops_routes(*routes, sys, **eng);
-  http::server srv{server_settings, routes};
+  http::add_api_routes(*routes, a);
+  http::server srv{server_settings, http::guard_routes(*routes, a)};
   if (auto err = srv.start()) return fail("mextd.listen", err);
   std::cout << "listening on " << s.listen_host << ":" << srv.port() << std::endl;
   log::info("mextd.listening")

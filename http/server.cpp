@@ -633,7 +633,11 @@ class session final : public session_base {
                              });
   }
 
-  std::size_t drain_cap() const { return settings_.max_body_bytes + settings_.max_header_bytes; }
+  // Enough for a client to finish sending a body somewhat over the limit and then read the 413;
+  // the linger timeout bounds the time either way.
+  std::size_t drain_cap() const {
+    return std::max<std::size_t>(4 * settings_.max_body_bytes, std::size_t{16} << 20);
+  }
 
   void abort() {
     beast::error_code ec;

@@ -172,6 +172,29 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("map-max-mb", v, 1, uint64_t{1} << 30, s.map_max_mb);
        }},
+      {"rate-limit-rps", "N", "50",
+       "requests per second one client address may sustain (429 beyond); 0 turns the limit off",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("rate-limit-rps", v, 0, 1'000'000, s.rate_limit_rps);
+       }},
+      {"rate-limit-burst", "N", "100", "requests one client address may make at once",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("rate-limit-burst", v, 1, 10'000'000, s.rate_limit_burst);
+       }},
+      {"rate-limit-addresses", "N", "65536",
+       "client addresses the rate limiter tracks; the least recent are forgotten beyond it",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("rate-limit-addresses", v, 16, 100'000'000, s.rate_limit_addresses);
+       }},
+      {"max-header-count", "N", "100", "most header fields in a request; more get 431",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-header-count", v, 1, 100'000, s.max_header_count);
+       }},
+      {"metrics-loopback", "BOOL", "on",
+       "loopback clients may read /metrics without signing in; others must be administrators",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return parse_bool("metrics-loopback", v, s.metrics_loopback);
+       }},
   };
   return table;
 }

@@ -34,6 +34,12 @@ struct mextd_settings {
   uint32_t idle_passivate_ms = 60000;  // idle time before an actor is passivated
   uint64_t map_size_mb = 64;           // initial LMDB map size
   uint64_t map_max_mb = 1048576;       // the LMDB map never grows beyond this
+  // Edge guard and metrics (http/edge_guard.hpp, http/metrics.hpp).
+  uint32_t rate_limit_rps = 50;           // sustained requests/s of one address; 0 = no limit
+  uint32_t rate_limit_burst = 100;        // requests one address may make at once
+  uint32_t rate_limit_addresses = 65536;  // addresses the rate limiter tracks at most
+  uint32_t max_header_count = 100;        // requests with more header fields get 431
+  bool metrics_loopback = true;           // loopback clients read /metrics without signing in
 };
 
 // Parses argv (flags as `--name value` or `--name=value`), after the file named by --config if

@@ -375,6 +375,26 @@ BOOST_AUTO_TEST_CASE(keep_alive_serves_two_requests_on_one_connection) {
   BOOST_TEST(header_of(first, "X-Request-Id") != header_of(second, "X-Request-Id"));
 }
 
+BOOST_AUTO_TEST_CASE(a_client_stalling_mid_request_is_disconnected_by_the_read_timeout) {
+  add_echo_route();
+  mh::server_settings s;
+  s.read_timeout = std::chrono::seconds(1);
+  start(s);
+  auto c = connect();
+  c.send_raw("GET /api/v1/booths/1/content HTTP/1.1\r\nHost: loc");
+  BOOST_TEST(c.closed_by_server());
+}
+
+BOOST_AUTO_TEST_CASE(an_idle_keep_alive_connection_is_closed_by_the_idle_timeout) {
+  add_echo_route();
+  mh::server_settings s;
+  s.idle_timeout = std::chrono::seconds(1);
+  start(s);
+  auto c = connect();
+  BOOST_TEST(c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).keep_alive());
+  BOOST_TEST(c.closed_by_server());
+}
+
 BOOST_AUTO_TEST_CASE(a_tls_1_1_client_is_refused_and_a_tls_1_2_client_accepted) {
   add_echo_route();
   start();

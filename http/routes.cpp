@@ -1,0 +1,13 @@
+#include "http/routes.hpp"
+
+namespace mext::http {
+
+void add_api_routes(router& routes, std::shared_ptr<api> a) {
+  add_account_routes(routes, a);
+  add_catalog_routes(routes, a);
+  add_chat_routes(routes, a);
+  add_agenda_routes(routes, a);
+  add_admin_routes(routes, std::move(a));
+}
+
+}  // namespace mext::http

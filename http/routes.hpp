@@ -1,0 +1,27 @@
+#pragma once
+// The REST API of ../shared/API.md, route group by route group. Each group registers its routes on
+// the router; mextd and the API tests register them all with add_api_routes.
+
+#include <memory>
+
+#include "http/api.hpp"
+#include "http/server.hpp"
+
+namespace mext::http {
+
+// POST /auth/register, /auth/login, /auth/logout; GET/PATCH /me; POST /me/password;
+// GET /users/{id}.
+void add_account_routes(router& routes, std::shared_ptr<api> a);
+// Organizations, exhibitions, booths, content, visits, files.
+void add_catalog_routes(router& routes, std::shared_ptr<api> a);
+// Room history, messages, deletion, direct rooms.
+void add_chat_routes(router& routes, std::shared_ptr<api> a);
+// Sessions of an exhibition, attendance, meetings, the agenda and its iCalendar form.
+void add_agenda_routes(router& routes, std::shared_ptr<api> a);
+// /admin/actors, /metrics, /api/v1/openapi.json.
+void add_admin_routes(router& routes, std::shared_ptr<api> a);
+
+// Every group above.
+void add_api_routes(router& routes, std::shared_ptr<api> a);
+
+}  // namespace mext::http
