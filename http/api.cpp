@@ -69,6 +69,8 @@ caf::expected<std::string> required_string(const nlohmann::json& body, std::stri
   if (!it->is_string()) return bad(std::string{name} + " must be a string");
   auto v = it->get<std::string>();
   if (non_empty && v.empty()) return bad(std::string{name} + " must not be empty");
+  // A NUL is never text: it would cut the value short in other programs that read it.
+  if (v.find('\0') != std::string::npos) return bad(std::string{name} + " must not contain NUL");
   if (v.size() > max_len)
     return bad(std::string{name} + " is longer than " + std::to_string(max_len) + " bytes");
   return v;
@@ -95,6 +97,8 @@ caf::expected<std::vector<std::string>> string_list(const nlohmann::json& body,
   for (auto& x : *it) {
     if (!x.is_string()) return bad(std::string{name} + " must be an array of strings");
     auto v = x.get<std::string>();
+    if (v.find('\0') != std::string::npos)
+      return bad("an item of " + std::string{name} + " contains NUL");
     if (v.size() > max_len)
       return bad("an item of " + std::string{name} + " is longer than " + std::to_string(max_len));
     out.push_back(std::move(v));

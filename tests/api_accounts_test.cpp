@@ -239,6 +239,13 @@ BOOST_FIXTURE_TEST_CASE(weak_passwords_are_refused_with_the_reason, accounts_fix
           .status == 201);
 }
 
+BOOST_FIXTURE_TEST_CASE(a_nul_character_in_a_name_is_refused, accounts_fixture) {
+  auto body = registration("nul@example.test", strong_password);
+  body["first_name"] = std::string("a\0b", 3);
+  auto detail = problem_detail(http().post_json("/api/v1/auth/register", body), 400);
+  BOOST_TEST(contains(detail, "NUL"));
+}
+
 BOOST_FIXTURE_TEST_CASE(a_taken_email_is_a_conflict_whatever_its_case, accounts_fixture) {
   register_user("dup@example.test", strong_password, "Dee", "Upton");
   auto r = http().post_json("/api/v1/auth/register",

@@ -394,6 +394,32 @@ BOOST_FIXTURE_TEST_CASE(a_burst_beyond_the_bucket_gets_429_and_other_addresses_a
                                std::to_string(limited)) != std::string::npos);
 }
 
+BOOST_FIXTURE_TEST_CASE(guard_routes_wraps_every_route_once, rate_limited_fixture) {
+  // The ops routes are registered without guard(); the API's own routes with it.
+  auto guarded = mext::http::guard_routes(*routes, a);
+  BOOST_TEST(guarded->routes() == routes->routes());
+  auto call = [&](const std::string& path, const std::string& ip) {
+    auto m = guarded->find("GET", path);
+    BOOST_TEST_REQUIRE(m.target != nullptr);
+    mext::http::request req;
+    req.method = "GET";
+    req.path = path;
+    req.remote_ip = ip;
+    int status = 0;
+    (*m.target)(req, [&status](mext::http::response r) { status = r.status; });
+    return status;
+  };
+  int limited = 0;
+  for (int i = 0; i < 15; ++i) limited += call("/healthz", "198.51.100.7") == 429 ? 1 : 0;
+  BOOST_TEST(limited >= 5);
+  BOOST_TEST(call("/api/v1/openapi.json", "198.51.100.8") == 200);
+  // Counted once: the route was already guarded, and is not wrapped again.
+  auto text = a->metrics->render(std::nullopt);
+  BOOST_TEST(text.find("mext_http_requests_total{method=\"GET\",route=\"/api/v1/openapi.json\","
+                       "status=\"200\"} 1\n") != std::string::npos);
+  BOOST_TEST(text.find("route=\"/healthz\",status=\"429\"}") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(a_bucket_refills_at_the_configured_rate) {
   mext::http::edge_guard g{{2.0, 3.0, 1024, 100}};
   auto t0 = mext::http::edge_guard::clock::now();
