@@ -137,7 +137,9 @@ int run(const http::mextd_settings& s) {
       std::make_shared<http::metrics_registry>(metrics)});
   auto routes = std::make_shared<http::router>();
   http::add_ops_routes(*routes, sys, **eng);
-  http::add_api_routes(*routes, a);
+  http::file_settings files;
+  files.max_bytes = s.max_file_bytes;
+  http::add_api_routes(*routes, a, files);
   http::server srv{server_settings, http::guard_routes(*routes, a)};
   if (auto err = srv.start()) return fail("mextd.listen", err);
   std::cout << "listening on " << s.listen_host << ":" << srv.port() << std::endl;

@@ -5,6 +5,7 @@
 #include <memory>
 
 #include "http/api.hpp"
+#include "http/files.hpp"
 #include "http/server.hpp"
 
 namespace mext::http {
@@ -21,7 +22,7 @@ void add_agenda_routes(router& routes, std::shared_ptr<api> a);
 // /admin/actors, /metrics, /api/v1/openapi.json.
 void add_admin_routes(router& routes, std::shared_ptr<api> a);
 
-// Every group above.
-void add_api_routes(router& routes, std::shared_ptr<api> a);
+// Every group above; `files` sets the upload rules of POST /files.
+void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files = {});
 
 }  // namespace mext::http

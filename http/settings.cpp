@@ -143,9 +143,14 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("io-threads", v, 0, 1024, s.io_threads);
        }},
-      {"max-body-bytes", "N", "1048576", "largest request body accepted; larger ones get 413",
+      {"max-body-bytes", "N", "1048576",
+       "largest request body accepted (uploads: max-file-bytes); larger ones get 413",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("max-body-bytes", v, 1, uint64_t{1} << 34, s.max_body_bytes);
+       }},
+      {"max-file-bytes", "N", "10485760", "largest file upload (POST /files); larger ones get 413",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-file-bytes", v, 1, uint64_t{1} << 34, s.max_file_bytes);
        }},
       {"commit-batch-max", "N", "1024", "most events written in one group commit",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
@@ -344,7 +349,9 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.tls_cert = s.tls_cert;
   out.tls_key = s.tls_key;
   out.io_threads = s.io_threads;
-  out.max_body_bytes = s.max_body_bytes;
+  // The server reads bodies up to the larger limit; each route then holds its own (JSON bodies
+  // far less, uploads max_file_bytes), so an upload is not refused by the JSON limit.
+  out.max_body_bytes = std::max<std::size_t>(s.max_body_bytes, s.max_file_bytes);
   return out;
 }
 

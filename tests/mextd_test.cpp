@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "persistence/lmdb_store.hpp"
 #include "test_support.hpp"
 
@@ -134,8 +136,16 @@ class mextd_process {
   std::vector<std::string> seen_;
 };
 
-// A plain-HTTP GET on loopback: the status line's code and the body.
+// A plain-HTTP request on loopback: the status line's code and the body.
+std::pair<int, std::string> http_request(int port, const std::string& head,
+                                         const std::string& body);
+
 std::pair<int, std::string> http_get(int port, const std::string& path) {
+  return http_request(port, "GET " + path + " HTTP/1.1\r\n", "");
+}
+
+std::pair<int, std::string> http_request(int port, const std::string& head,
+                                         const std::string& body) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -145,19 +155,24 @@ std::pair<int, std::string> http_get(int port, const std::string& path) {
     ::close(fd);
     return {-1, {}};
   }
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
-  if (::write(fd, req.data(), req.size()) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return {-1, {}};
+  std::string req = head + "Host: localhost\r\nConnection: close\r\nContent-Length: " +
+                    std::to_string(body.size()) + "\r\n\r\n" + body;
+  size_t sent = 0;
+  while (sent < req.size()) {
+    auto n = ::write(fd, req.data() + sent, req.size() - sent);
+    if (n <= 0) break;  // the server may answer 413 and close before reading everything
+    sent += static_cast<size_t>(n);
   }
+  ::shutdown(fd, SHUT_WR);
   std::string resp;
   char chunk[4096];
   ssize_t n;
   while ((n = ::read(fd, chunk, sizeof chunk)) > 0) resp.append(chunk, static_cast<size_t>(n));
   ::close(fd);
   if (resp.size() < 12) return {-1, resp};
-  auto body = resp.find("\r\n\r\n");
-  return {std::stoi(resp.substr(9, 3)), body == std::string::npos ? "" : resp.substr(body + 4)};
+  auto end_of_head = resp.find("\r\n\r\n");
+  return {std::stoi(resp.substr(9, 3)),
+          end_of_head == std::string::npos ? "" : resp.substr(end_of_head + 4)};
 }
 
 size_t stored_entities(const std::filesystem::path& data_dir, const std::string& prefix) {
@@ -258,4 +273,31 @@ BOOST_AUTO_TEST_CASE(an_unknown_flag_is_an_error_naming_it) {
   mextd_process p{{"--no-such-flag"}};
   BOOST_TEST(p.wait_listening() == -1);
   BOOST_TEST(WEXITSTATUS(p.wait_exit()) == 2);
+}
+
+BOOST_AUTO_TEST_CASE(uploads_up_to_max_file_bytes_pass_the_body_limit_and_larger_ones_get_413) {
+  test::temp_dir dir;
+  mextd_process p{{"--data-dir", dir.path().string(), "--listen", "127.0.0.1:0", "--plain-http",
+                   "--max-file-bytes", "3000000"}};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  auto login =
+      http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
+                   R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
+  BOOST_REQUIRE_EQUAL(login.first, 200);
+  auto token = nlohmann::json::parse(login.second).at("token").get<std::string>();
+  auto upload = [&](size_t size) {
+    std::string png("\x89PNG\r\n\x1a\n", 8);
+    png.resize(size, '\0');
+    return http_request(port,
+                        "POST /api/v1/files HTTP/1.1\r\nAuthorization: Bearer " + token +
+                            "\r\nContent-Type: image/png\r\nX-File-Name: poster.png\r\n",
+                        png)
+        .first;
+  };
+  // Twice the default max-body-bytes, within max-file-bytes.
+  BOOST_TEST(upload(2 * 1024 * 1024) == 201);
+  BOOST_TEST(upload(3000001) == 413);
+  BOOST_TEST(http_get(port, "/healthz").first == 200);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
 }
