@@ -396,7 +396,7 @@ int main(int argc, char** argv) {
     bench::options opts(
         argc, argv,
         {"users", "sample", "resident", "idle-ms", "populate", "window", "argon2-kib",
-         "argon2-iterations", "max-populate-seconds", "tmp", "chunk"});
+         "argon2-iterations", "max-populate-seconds", "tmp", "chunk", "moderate-sleep-us"});
     log::set_min_level(log::level::warn);
     const uint64_t n = std::max<uint64_t>(opts.u64("users", 100000), 1);
     const uint64_t sample_n = std::min(opts.u64("sample", 10000), n);
@@ -421,9 +421,16 @@ int main(int argc, char** argv) {
               << "# data dir: " << dir.path().string() << " (removed after)\n"
               << "# users=" << n << " populate=" << populate << " sample=" << sample_n
               << " resident_k=" << k << " idle_passivate_ms=" << idle.count()
-              << " window=" << window << std::endl;
+              << " window=" << window << " caf_moderate_sleep_us="
+              << (opts.has("moderate-sleep-us") ? opts.str("moderate-sleep-us", "") : "default")
+              << std::endl;
 
     bench_config cfg;
+    // Diagnostic knob: CAF's idle workers poll with sleeps of this length (default 50 us) before
+    // they block on a condition variable; request latencies at low load depend on it.
+    if (opts.has("moderate-sleep-us"))
+      cfg.set("work-stealing.moderate-sleep-duration",
+              caf::timespan{std::chrono::microseconds(opts.u64("moderate-sleep-us", 50))});
     caf::actor_system sys{cfg};
     engine_options eo;
     eo.data_dir = dir.path();
@@ -578,6 +585,35 @@ int main(int argc, char** argv) {
         std::cout << "# note: " << j->users.size() - resident
                   << " of the K actors passivated before the measurement (idle too short)"
                   << std::endl;
+
+      // The same K users again while resident, pipelined the same way: the difference between
+      // the two rates is what activation (LMDB read, decode, spawn) adds per user.
+      {
+        auto w = std::make_shared<job>();
+        w->kind = job_kind::resolve_get;
+        w->dir = dirh;
+        w->window = j->window;
+        w->users = j->users;
+        auto w0 = clock_type::now();
+        w->deadline = w0 + std::chrono::seconds(600);
+        double wcpu0 = bench::cpu_seconds();
+        auto wbefore = dir_stats(sys, dirh);
+        bool wfinished = run_job(
+            sys, w, [] {}, std::chrono::seconds(10));
+        double wsecs = bench::seconds_since(w0);
+        auto wafter = dir_stats(sys, dirh);
+        if (!wfinished || w->failed)
+          throw std::runtime_error("warm pass over K failed: " + std::to_string(w->failed.load()));
+        std::cout << std::fixed << std::setprecision(1) << "warm_pass k=" << w->users.size()
+                  << " done=" << w->done.load() << " seconds=" << wsecs
+                  << " per_s=" << std::setprecision(0) << w->done.load() / wsecs
+                  << " cpu_pct=" << 100 * (bench::cpu_seconds() - wcpu0) / wsecs
+                  << " reactivations=" << wafter.activations - wbefore.activations << std::endl;
+        std::cout << std::fixed << std::setprecision(2) << "activation_cost_us_per_user="
+                  << 1e6 * (secs / static_cast<double>(j->done.load()) -
+                            wsecs / static_cast<double>(w->done.load()))
+                  << " (pipelined cold minus warm, wall time)" << std::endl;
+      }
 
       auto waited = wait_all_passivated(sys, dirh, passivation_limit);
       auto mem_passive = bench::read_memory();

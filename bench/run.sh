@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures; bench/RESULTS.md holds the figures written up.
-#   bench/run.sh BUILD_DIR           full run (about 10 minutes on the 2-core dev machine)
+#   bench/run.sh BUILD_DIR           full run (10 to 15 minutes on the 2-core dev machine)
 #   bench/run.sh BUILD_DIR quick     small sizes: a smoke check that everything runs (< 1 minute)
 # ./dev.sh bench [quick] builds first and then calls this.
 # Temp data goes under $MEXT_BENCH_TMP (default ./var/bench-tmp, on the working dir's file system;
@@ -53,6 +53,10 @@ run() {
         --resident 100000 --idle-ms 5000
       run "$BUILD_DIR/bench/activation_bench" --tmp "$TMP_BASE" --users 1000000 --sample 10000 \
         --resident 100000 --idle-ms 5000 --max-populate-seconds 900
+      # Diagnostic: the same as the first, with CAF's idle workers not sleeping between polls,
+      # to show how much of the request latency is the scheduler's wake-up.
+      run "$BUILD_DIR/bench/activation_bench" --tmp "$TMP_BASE" --users 100000 --sample 10000 \
+        --resident 100000 --idle-ms 5000 --moderate-sleep-us 0
       ;;
     *)
       echo "unknown mode $MODE (quick or full)" >&2

@@ -20,6 +20,7 @@
 #include "actors/bootstrap.hpp"
 #include "actors/engine.hpp"
 #include "actors/entity_kinds.hpp"
+#include "actors/retention_actor.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
 #include "http/edge_guard.hpp"
@@ -59,6 +60,23 @@ caf::expected<std::string> demo_password(const std::filesystem::path& data_dir) 
   if (!out) return make_error(errc::storage_failed, "cannot write " + path.string());
   return pw;
 }
+
+// Sends an exit message to an actor when the scope ends, or earlier through stop(), which also
+// waits until the actor is gone.
+struct stop_on_exit {
+  caf::actor target;
+  void stop(caf::actor_system& sys) {
+    if (!target) return;
+    caf::scoped_actor self{sys};
+    self->monitor(target);
+    self->send_exit(target, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+    target = caf::actor{};
+  }
+  ~stop_on_exit() {
+    if (target) caf::anon_send_exit(target, caf::exit_reason::user_shutdown);
+  }
+};
 
 int fail(const std::string& event, const caf::error& err) {
   log::error(event).field("error", detail_of(err));
@@ -123,7 +141,18 @@ int run(const http::mextd_settings& s) {
                 << (s.data_dir / "demo-password").string() << std::endl;
   }
 
-  auto sessions = http::session_store::open(sys, **eng, http::auth_settings{});
+  actors::retention_settings retention;
+  retention.connection_log_retention =
+      std::chrono::hours(24) * static_cast<int64_t>(s.connection_log_retention_days);
+  retention.interval = std::chrono::seconds(s.retention_interval_s);
+  auto retention_sweeps = actors::spawn_retention_actor(sys, (*eng)->rt(), retention);
+  // Stopped on every way out of run(): a live actor would keep the actor system from ending.
+  stop_on_exit stop_sweeps{caf::actor_cast<caf::actor>(retention_sweeps)};
+
+  http::auth_settings auth;
+  auth.connection_retention =
+      std::chrono::hours(24) * static_cast<int64_t>(s.connection_log_retention_days);
+  auto sessions = http::session_store::open(sys, **eng, auth);
   if (!sessions) return fail("mextd.sessions", sessions.error());
   http::edge_guard_settings guard;
   guard.requests_per_second = s.rate_limit_rps;
@@ -151,6 +180,7 @@ int run(const http::mextd_settings& s) {
   sigwait(&stop_signals, &sig);
   log::info("mextd.stopping").field("signal", sig);
   srv.stop();
+  stop_sweeps.stop(sys);
   (*eng)->stop();
   log::info("mextd.stopped");
   return 0;

@@ -152,6 +152,16 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("max-file-bytes", v, 1, uint64_t{1} << 34, s.max_file_bytes);
        }},
+      {"connection-log-retention-days", "N", "365",
+       "days connection data (time, IP, device...) is kept before it is purged",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("connection-log-retention-days", v, 1, 3650,
+                           s.connection_log_retention_days);
+       }},
+      {"retention-interval-s", "N", "3600", "seconds between two retention sweeps",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("retention-interval-s", v, 1, 86400 * 7, s.retention_interval_s);
+       }},
       {"commit-batch-max", "N", "1024", "most events written in one group commit",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("commit-batch-max", v, 1, 1'000'000, s.commit_batch_max);

@@ -28,6 +28,8 @@ struct mextd_settings {
   unsigned io_threads = 0;  // 0 = hardware cores
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_file_bytes = std::size_t{10} << 20;  // --max-file-bytes
+  uint32_t connection_log_retention_days = 365;        // connection data older than this is purged
+  uint32_t retention_interval_s = 3600;                // time between two retention sweeps
   // Engine settings.
   uint32_t commit_batch_max = 1024;    // events per group commit
   uint32_t commit_max_wait_us = 0;     // how long a commit waits for a fuller batch

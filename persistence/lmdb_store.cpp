@@ -437,23 +437,28 @@ caf::expected<std::vector<std::pair<std::string, std::string>>> lmdb_store::scan
   return out;
 }
 
-caf::expected<std::vector<std::string>> lmdb_store::entities(std::string_view prefix,
-                                                             size_t limit) const {
+caf::expected<std::vector<std::string>> lmdb_store::entities(std::string_view prefix, size_t limit,
+                                                             std::string_view after) const {
   read_txn txn{env_, resize_mutex_};
   if (txn.rc() != 0) return lmdb_error(txn.rc(), "mdb_txn_begin (read)");
-  std::vector<std::string> out;
-  // Snapshots name every entity that has one; the event log names the rest.
+  // Ids from both databases, merged in order: snapshots name entities that have one, the event
+  // log names the rest. Each side yields at most `limit`, so the merge holds the first `limit`.
+  std::vector<std::string> ids;
   for (db d : {db::snapshots, db::events}) {
     cursor c{txn.get(), dbis_[static_cast<int>(d)]};
     if (c.rc() != 0) return lmdb_error(c.rc(), "mdb_cursor_open");
-    std::string start{prefix};
+    // Past `after` and every event of it: ids hold no byte below '\x01'.
+    std::string start = after.empty() ? std::string{prefix} : std::string{after} + '\x01';
+    if (start < prefix) start = std::string{prefix};
     MDB_val k = as_val(start), v;
     int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
-    while (rc == 0 && out.size() < limit) {
+    size_t taken = 0;
+    while (rc == 0 && taken < limit) {
       auto key = as_view(k);
       if (!starts_with(key, prefix)) break;
       std::string id{d == db::events ? key.substr(0, key.find('\0')) : key};
-      if (out.empty() || std::find(out.begin(), out.end(), id) == out.end()) out.push_back(id);
+      ids.push_back(id);
+      ++taken;
       if (d == db::events) {
         // Skip the rest of this entity's events.
         std::string next = id;
@@ -466,7 +471,10 @@ caf::expected<std::vector<std::string>> lmdb_store::entities(std::string_view pr
     }
     if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "mdb_cursor_get (entities)");
   }
-  return out;
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  if (ids.size() > limit) ids.resize(limit);
+  return ids;
 }
 
 caf::error lmdb_store::copy_compact(const std::filesystem::path& dest_dir) const {

@@ -125,8 +125,10 @@ class lmdb_store {
   // Keys and values starting with `prefix`, in key order, at most `limit`, starting after `after`.
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       db target, std::string_view prefix, size_t limit, std::string_view after = {}) const;
-  // Every entity id that has a snapshot or events, whose id starts with `prefix`.
-  caf::expected<std::vector<std::string>> entities(std::string_view prefix, size_t limit) const;
+  // Entity ids that have a snapshot or events and start with `prefix`, at most `limit`; with
+  // `after`, only ids that sort after it (to page through them).
+  caf::expected<std::vector<std::string>> entities(std::string_view prefix, size_t limit,
+                                                   std::string_view after = {}) const;
 
   // A consistent copy of the environment without free pages (a hot backup).
   caf::error copy_compact(const std::filesystem::path& dest_dir) const;
