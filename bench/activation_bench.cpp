@@ -311,7 +311,8 @@ double wait_all_passivated(caf::actor_system& sys, const directory_actor& dir,
 std::string mem_text(const bench::memory& m) {
   std::ostringstream os;
   os << std::fixed << std::setprecision(1) << "rss=" << bench::mib(m.resident) << " MiB (anon "
-     << bench::mib(m.anon()) << ", file " << bench::mib(m.shared) << ")";
+     << bench::mib(m.anon()) << ", file " << bench::mib(m.shared) << "; heap in use "
+     << bench::mib(m.heap_used) << ")";
   return os.str();
 }
 
@@ -579,6 +580,7 @@ int main(int argc, char** argv) {
                   << per(mem_after.resident, mem_before.resident)
                   << " anon_bytes=" << per(mem_after.anon(), mem_before.anon())
                   << " file_bytes=" << per(mem_after.shared, mem_before.shared)
+                  << " heap_used_bytes=" << per(mem_after.heap_used, mem_before.heap_used)
                   << " (over resident=" << resident << ")" << std::endl;
       }
       if (resident < j->users.size())

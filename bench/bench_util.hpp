@@ -2,6 +2,7 @@
 // Small helpers shared by the benchmarks: options, temp dirs, RSS, CPU time, the machine line.
 // Header-only because bench/CMakeLists.txt builds each *_bench.cpp as one executable.
 
+#include <malloc.h>
 #include <sys/resource.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -164,9 +165,12 @@ inline double cpu_seconds() {
 
 // /proc/self/statm in bytes: resident is RssAnon + RssFile + RssShmem; shared is the file-backed
 // part (here mostly LMDB's memory map), so resident - shared is the heap and stacks.
+// heap_used is what malloc has handed out and not got back (mallinfo2: uordblks + hblkhd): it
+// tells live allocations apart from freed memory that glibc has not returned to the system.
 struct memory {
   uint64_t resident = 0;
   uint64_t shared = 0;
+  uint64_t heap_used = 0;
   uint64_t anon() const { return resident > shared ? resident - shared : 0; }
 };
 
@@ -175,7 +179,8 @@ inline memory read_memory() {
   uint64_t size = 0, resident = 0, shared = 0;
   in >> size >> resident >> shared;
   auto page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
-  return {resident * page, shared * page};
+  auto mi = mallinfo2();
+  return {resident * page, shared * page, static_cast<uint64_t>(mi.uordblks + mi.hblkhd)};
 }
 
 inline double mib(uint64_t bytes) {
