@@ -106,10 +106,30 @@ struct job {
   bool cut_short = false;
   std::string first_error;
 
-  void fail(const caf::error& err) {
-    failed.fetch_add(1, std::memory_order_relaxed);
+  std::atomic<uint64_t> retried{0};
+  std::vector<std::string> failures;  // the first few, with their timing
+
+  // Keeps the first few failures with how long after sending the first request, and after the
+  // directory's answer, they came: that tells a slow store from a handle that went stale.
+  clock_type::time_point started = clock_type::now();
+  std::vector<std::string> exit_reasons;  // of the first few handles that were found down
+
+  // Returns true while fewer than 8 failures were kept (the caller then also asks why).
+  bool note(const char* phase, const caf::error& err, clock_type::time_point sent,
+            clock_type::time_point answered) {
     std::lock_guard<std::mutex> lock{m};
     if (first_error.empty()) first_error = caf::to_string(err);
+    if (failures.size() >= 8) return false;
+    auto now = clock_type::now();
+    auto secs = [&](clock_type::time_point t) {
+      return std::chrono::duration<double>(now - t).count();
+    };
+    std::ostringstream os;
+    os << std::fixed << std::setprecision(3) << phase << ": " << caf::to_string(err) << " at "
+       << secs(started) << " s into the job, " << secs(sent) << " s after the directory request, "
+       << secs(answered) << " s after its answer";
+    failures.push_back(os.str());
+    return true;
   }
 };
 
@@ -139,6 +159,55 @@ void completed(driver_self self) {
   }
 }
 
+// One operation on user i: the directory (activate or resolve), then register or get on the
+// handle it answered. A handle whose actor went down before our message reached it fails with
+// request_receiver_down; a client then asks the directory again, and so does this driver (at
+// most 3 times, counted in `retried`).
+void issue(driver_self self, uint64_t i, int attempt) {
+  auto& j = *self->state.j;
+  auto sent = clock_type::now();
+  auto on_done = [self](user_view&) {
+    self->state.j->done.fetch_add(1, std::memory_order_relaxed);
+    completed(self);
+  };
+  auto on_directory_error = [self, sent](caf::error& err) {
+    auto& jj = *self->state.j;
+    jj.note("directory", err, sent, sent);
+    jj.failed.fetch_add(1, std::memory_order_relaxed);
+    completed(self);
+  };
+  bool reg = j.kind == job_kind::register_user;
+  auto on_handle = [self, i, attempt, sent, reg, on_done](caf::actor& a) {
+    auto answered = clock_type::now();
+    auto on_error = [self, i, attempt, sent, answered, reg, a](caf::error& err) {
+      auto& jj = *self->state.j;
+      // Monitoring an actor that is gone delivers its exit reason at once (the down handler).
+      if (jj.note(reg ? "register" : "get", err, sent, answered) &&
+          err == caf::sec::request_receiver_down)
+        self->monitor(a);
+      if (err == caf::sec::request_receiver_down && attempt < 3) {
+        jj.retried.fetch_add(1, std::memory_order_relaxed);
+        issue(self, i, attempt + 1);
+        return;
+      }
+      jj.failed.fetch_add(1, std::memory_order_relaxed);
+      completed(self);
+    };
+    auto hdl = caf::actor_cast<user_actor>(a);
+    if (reg)
+      self->request(hdl, caf::infinite, register_atom::value, user_registration(i))
+          .then(on_done, on_error);
+    else
+      self->request(hdl, caf::infinite, get_atom::value, admin()).then(on_done, on_error);
+  };
+  if (reg)
+    self->request(j.dir, caf::infinite, activate_atom::value, user_id(i))
+        .then(on_handle, on_directory_error);
+  else
+    self->request(j.dir, caf::infinite, resolve_atom::value, user_id(i))
+        .then(on_handle, on_directory_error);
+}
+
 bool start_one(driver_self self) {
   auto& st = self->state;
   auto& j = *st.j;
@@ -150,37 +219,17 @@ bool start_one(driver_self self) {
   }
   uint64_t i = j.users[st.next++];
   st.outstanding++;
-  auto on_error = [self](caf::error& err) {
-    self->state.j->fail(err);
-    completed(self);
-  };
-  auto on_done = [self](user_view&) {
-    self->state.j->done.fetch_add(1, std::memory_order_relaxed);
-    completed(self);
-  };
-  if (j.kind == job_kind::register_user) {
-    self->request(j.dir, caf::infinite, activate_atom::value, user_id(i))
-        .then(
-            [self, i, on_done, on_error](caf::actor& a) {
-              self->request(caf::actor_cast<user_actor>(a), caf::infinite, register_atom::value,
-                            user_registration(i))
-                  .then(on_done, on_error);
-            },
-            on_error);
-  } else {
-    self->request(j.dir, caf::infinite, resolve_atom::value, user_id(i))
-        .then(
-            [self, on_done, on_error](caf::actor& a) {
-              self->request(caf::actor_cast<user_actor>(a), caf::infinite, get_atom::value, admin())
-                  .then(on_done, on_error);
-            },
-            on_error);
-  }
+  issue(self, i, 0);
   return true;
 }
 
 caf::behavior driver(driver_self self, std::shared_ptr<job> j) {
   self->state.j = std::move(j);
+  auto job_ptr = self->state.j;
+  self->set_down_handler([job_ptr](caf::down_msg& dm) {
+    std::lock_guard<std::mutex> lock{job_ptr->m};
+    job_ptr->exit_reasons.push_back(caf::to_string(dm.reason));
+  });
   return {
       [self](go_atom) {
         auto& st = self->state;
@@ -209,6 +258,16 @@ bool run_job(caf::actor_system& sys, const std::shared_ptr<job>& j,
     lock.lock();
   }
   return j->finished;
+}
+
+// Retries and failures of a job, with the timing of the first few.
+void print_issues(const std::string& name, job& j) {
+  std::lock_guard<std::mutex> lock{j.m};
+  std::cout << name << " retried_after_receiver_down=" << j.retried.load()
+            << " failed=" << j.failed.load() << std::endl;
+  for (auto& f : j.failures) std::cout << "#   " << name << " " << f << std::endl;
+  for (auto& r : j.exit_reasons)
+    std::cout << "#   " << name << " exit reason of a handle found down: " << r << std::endl;
 }
 
 // -- direct population: the records a registration writes, without the actors ---------------------
@@ -474,6 +533,7 @@ int main(int argc, char** argv) {
                         << std::endl;
             },
             std::chrono::seconds(10));
+        print_issues("populate", *j);
         if (!finished || j->cut_short || j->failed)
           throw std::runtime_error("population incomplete: " + std::to_string(j->done.load()) +
                                    " of " + std::to_string(n) + " registered, " +
@@ -561,6 +621,7 @@ int main(int argc, char** argv) {
       double cpu = bench::cpu_seconds() - cpu0;
       auto mem_after = bench::read_memory();
       auto s = dir_stats(sys, dirh);
+      print_issues("activate", *j);
       if (!finished || j->failed)
         throw std::runtime_error("activating K failed: " + std::to_string(j->failed.load()) + " (" +
                                  j->first_error + ")");
@@ -604,6 +665,7 @@ int main(int argc, char** argv) {
             sys, w, [] {}, std::chrono::seconds(10));
         double wsecs = bench::seconds_since(w0);
         auto wafter = dir_stats(sys, dirh);
+        print_issues("warm_pass", *w);
         if (!wfinished || w->failed)
           throw std::runtime_error("warm pass over K failed: " + std::to_string(w->failed.load()));
         std::cout << std::fixed << std::setprecision(1) << "warm_pass k=" << w->users.size()

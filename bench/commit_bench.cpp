@@ -11,6 +11,8 @@
 //               store's own validation (mdb_get per event) and bookkeeping cost.
 //   actor       W writer actors, each with a window of outstanding commits, through the store
 //               actor (batch_max = B): group commit as the entities use it.
+//   actor_nostale  the same writers through a copy of the store actor that skips stale flush
+//               messages (see gen_store_behavior): what that one change would be worth.
 // The ratios actor/raw_put and actor/raw_append come from runs in the same process, one after
 // the other, repeated --reps times (the medians are compared).
 
@@ -61,7 +63,9 @@ struct result {
   double cpu_seconds = 0;
   uint64_t txns = 0;
   uint64_t max_batch = 0;
-  double commit_seconds = 0;  // inside mdb_txn_commit (raw) or lmdb_store::commit (store, actor)
+  // Inside mdb_txn_commit (raw: the write-out and fsync only) or inside lmdb_store::commit (store,
+  // actor: the puts and validation as well), so the two are not the same measure.
+  double commit_seconds = 0;
   uint64_t failed = 0;
   bool cut_short = false;
 

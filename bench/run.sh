@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every benchmark and prints its figures; bench/RESULTS.md holds the figures written up.
-#   bench/run.sh BUILD_DIR           full run (10 to 15 minutes on the 2-core dev machine)
+#   bench/run.sh BUILD_DIR           full run (7 to 12 minutes on the 2-core dev machine)
 #   bench/run.sh BUILD_DIR quick     small sizes: a smoke check that everything runs (< 1 minute)
 # ./dev.sh bench [quick] builds first and then calls this.
 # Temp data goes under $MEXT_BENCH_TMP (default ./var/bench-tmp, on the working dir's file system;
