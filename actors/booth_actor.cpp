@@ -209,6 +209,10 @@ caf::error emit(booth_state& st, persistence::write_item& item, int64_t at, Fill
   ev.setAt(at);
   fill(ev);
   if (auto err = apply(st.data, ev.asReader())) return err;
+  // Visits are not shown in catalog lists; everything else a booth records may be.
+  auto kind = ev.asReader().which();
+  if (kind != BoothEvent::VISITED && kind != BoothEvent::VISITOR_ERASED)
+    st.core.rt().catalog_generation.fetch_add(1, std::memory_order_release);
   item.append_event(st.core.id(), st.core.next_seq(),
                     persistence::encode_record(RecordKind::BOOTH_EVENT, message));
   return {};

@@ -211,6 +211,7 @@ caf::error emit(exhibition_state& st, persistence::write_item& item, int64_t at,
   ev.setAt(at);
   fill(ev);
   if (auto err = apply(st.data, ev.asReader())) return err;
+  st.core.rt().catalog_generation.fetch_add(1, std::memory_order_release);
   item.append_event(st.core.id(), st.core.next_seq(),
                     persistence::encode_record(RecordKind::EXHIBITION_EVENT, message));
   return {};

@@ -33,6 +33,9 @@ struct runtime {
   entity_settings settings;
   // The directory, untyped here to keep this header light; directory.hpp has its interface.
   caf::actor directory;
+  // Bumped by booth and exhibition actors whenever a change that a public catalog list shows is
+  // applied; the HTTP edge serves cached lists only while it has not moved (http/response_cache).
+  std::atomic<uint64_t> catalog_generation{0};
 };
 
 // Live figures of one resident actor, written by the actor and read by the directory.

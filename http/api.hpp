@@ -25,6 +25,7 @@
 #include "actors/caller.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine.hpp"
+#include "http/response_cache.hpp"
 #include "http/server.hpp"
 #include "persistence/errors.hpp"
 
@@ -50,6 +51,8 @@ struct api {
   std::shared_ptr<session_store> sessions;
   std::shared_ptr<edge_guard> guard;
   std::shared_ptr<metrics_registry> metrics;
+  // Cached pages of GET /exhibitions/{id}/booths; null serves every request from the actors.
+  std::shared_ptr<response_cache> booth_lists = std::make_shared<response_cache>();
 };
 
 // -- JSON at the edge -----------------------------------------------------------------------

@@ -942,6 +942,12 @@ void require_user(const api& a, const request& req, const respond_fn& respond,
 
 // -- connection data ------------------------------------------------------------------------------
 
+bool is_address_block(std::string_view entry) {
+  // Any address lies in its own block, so this only fails on a bad address or prefix length.
+  auto base = parse_ip(entry.substr(0, entry.find('/')));
+  return base && in_block(*base, entry);
+}
+
 bool is_trusted_proxy(std::string_view ip, const std::vector<std::string>& trusted) {
   if (trusted.empty()) return false;
   auto parsed = parse_ip(ip);

@@ -233,6 +233,8 @@ struct client_address {
 // (and trusted proxies before it) forwarded in Forwarded, else X-Forwarded-For. Entries of
 // `trusted` are addresses or CIDR blocks ("10.0.0.0/8", "fd00::/8").
 client_address client_address_of(const request& req, const std::vector<std::string>& trusted);
+// True for an address or a CIDR block that client_address_of understands ("10.0.0.0/8", "::1").
+bool is_address_block(std::string_view entry);
 
 // True when ip is one of the addresses or inside one of the blocks of `trusted`.
 bool is_trusted_proxy(std::string_view ip, const std::vector<std::string>& trusted);

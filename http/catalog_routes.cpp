@@ -520,18 +520,29 @@ void add_exhibition_routes(router& routes, std::shared_ptr<api> a) {
     if (!is_entity_id(id, "exh")) return respond(not_found("exhibition"));
     auto page = page_of(req);
     if (!page) return respond(from_error(page.error()));
+    // The busiest public read: served from the cache while no booth or exhibition changed.
+    auto key = id + '\n' + page->after + '\n' + std::to_string(page->limit);
+    auto generation = a->eng.rt()->catalog_generation.load(std::memory_order_acquire);
+    if (a->booth_lists) {
+      if (auto hit = a->booth_lists->find(key, generation)) return respond(std::move(*hit));
+    }
     call<actors::exhibition_actor, actors::exhibition_view>(
         *a, id, false, respond,
-        [a, page, respond](actors::exhibition_view exh) {
+        [a, page, key, generation, respond](actors::exhibition_view exh) {
           std::string next;
           auto some = slice(exh.booth_ids, *page, next);
           if (!some) return respond(from_error(some.error()));
           gather<actors::booth_actor, actors::booth_view>(
               a, *some,
-              [respond, next](std::vector<actors::booth_view> views) {
+              [a, key, generation, respond, next,
+               wanted = some->size()](std::vector<actors::booth_view> views) {
+                // A booth that did not answer is left out of this answer, never of the cache.
+                bool complete = views.size() == wanted;
                 njson items = njson::array();
                 for (auto& v : views) items.push_back(booth_summary_json(v));
-                respond(list_response(std::move(items), next));
+                auto r = list_response(std::move(items), next);
+                if (a->booth_lists && complete) a->booth_lists->store(key, generation, r);
+                respond(std::move(r));
               },
               get_atom::value);
         },

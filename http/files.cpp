@@ -390,15 +390,18 @@ void record_attachment(const api& a, const std::string& file_id, const std::stri
 }
 
 void add_file_routes(router& routes, std::shared_ptr<api> a, file_settings settings) {
-  routes.add("POST", "/api/v1/files", [a, settings](request& req, respond_fn respond) {
-    // The body is taken out of the request: it may be megabytes, and only the upload needs it.
-    auto body = std::make_shared<std::string>(std::move(req.body));
-    auto declared = req.header("content-type");
-    auto name = req.header("x-file-name");
-    require_user(*a, req, respond, [a, settings, body, declared, name, respond](principal p) {
-      upload(a, settings, p, body, declared, name, respond);
-    });
-  });
+  routes.add(
+      "POST", "/api/v1/files",
+      [a, settings](request& req, respond_fn respond) {
+        // The body is taken out of the request: it may be megabytes, and only the upload needs it.
+        auto body = std::make_shared<std::string>(std::move(req.body));
+        auto declared = req.header("content-type");
+        auto name = req.header("x-file-name");
+        require_user(*a, req, respond, [a, settings, body, declared, name, respond](principal p) {
+          upload(a, settings, p, body, declared, name, respond);
+        });
+      },
+      settings.max_bytes);
   routes.add("GET", "/api/v1/files/{id}", [a](request& req, respond_fn respond) {
     auto id = req.params["id"];
     if (!is_file_id(id)) {

@@ -237,8 +237,24 @@ std::string metrics_registry::render(const std::optional<engine_figures>& engine
     sample(out, "mext_http_rate_limit_addresses", "", static_cast<uint64_t>(*guard_addresses));
   }
 
+  std::vector<sampled> extra;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    extra = sampled_;
+  }
+  for (const auto& x : extra) {
+    header(out, x.name, x.type, x.help);
+    sample(out, x.name, "", x.read());
+  }
+
   if (engine) render_engine(out, *engine);
   return out;
+}
+
+void metrics_registry::add_sampled(std::string name, std::string type, std::string help,
+                                   std::function<double()> read) {
+  std::lock_guard<std::mutex> lock(mu_);
+  sampled_.push_back({std::move(name), std::move(type), std::move(help), std::move(read)});
 }
 
 }  // namespace mext::http

@@ -6,12 +6,14 @@
 // answered. The engine's figures (resident actors by kind, mailbox depth, directory and store
 // statistics, LMDB sizes) are asked of the actors at scrape time.
 //
-// Open connections are not exported: the server does not expose its connection count.
+// Figures owned elsewhere (open connections, cache hits) are registered with add_sampled and read
+// at scrape time.
 
 #include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -82,6 +84,11 @@ class metrics_registry {
   void request_finished() { in_flight_.fetch_sub(1, std::memory_order_relaxed); }
   void rate_limited() { rate_limited_.fetch_add(1, std::memory_order_relaxed); }
 
+  // A figure read at scrape time from whoever owns it (the server's open connections, a cache's
+  // hits). `type` is "gauge" or "counter"; the function may be called from any thread.
+  void add_sampled(std::string name, std::string type, std::string help,
+                   std::function<double()> read);
+
   // The HTTP figures and the engine's (when given), in the text format 0.0.4. `guard_addresses`
   // is the edge guard's table size, when there is one.
   std::string render(const std::optional<engine_figures>& engine,
@@ -94,6 +101,11 @@ class metrics_registry {
   metrics_settings settings_;
   mutable std::mutex mu_;  // guards the map, not the series' figures
   std::map<std::pair<std::string, std::string>, std::unique_ptr<series>> series_;
+  struct sampled {
+    std::string name, type, help;
+    std::function<double()> read;
+  };
+  std::vector<sampled> sampled_;  // guarded by mu_
   std::atomic<int64_t> in_flight_{0};
   std::atomic<uint64_t> rate_limited_{0};
 };

@@ -150,6 +150,14 @@ int run(const http::mextd_settings& s) {
   stop_on_exit stop_sweeps{caf::actor_cast<caf::actor>(retention_sweeps)};
 
   http::auth_settings auth;
+  auth.session_absolute = std::chrono::seconds{s.session_absolute_s};
+  auth.session_idle = std::chrono::seconds{s.session_idle_s};
+  auth.free_failures = s.login_free_failures;
+  auth.ip_free_failures = s.login_ip_free_failures;
+  auth.first_delay = std::chrono::seconds{s.login_first_delay_s};
+  auth.max_delay = std::chrono::seconds{s.login_max_delay_s};
+  auth.trusted_proxies = s.trusted_proxies;
+  auth.common_passwords_file = s.common_passwords_file;
   auth.connection_retention =
       std::chrono::hours(24) * static_cast<int64_t>(s.connection_log_retention_days);
   auto sessions = http::session_store::open(sys, **eng, auth);
@@ -161,15 +169,22 @@ int run(const http::mextd_settings& s) {
   guard.max_header_count = s.max_header_count;
   http::metrics_settings metrics;
   metrics.loopback_exempt = s.metrics_loopback;
-  auto a = std::make_shared<http::api>(http::api{
-      sys, **eng, http::api_limits{}, *sessions, std::make_shared<http::edge_guard>(guard),
-      std::make_shared<http::metrics_registry>(metrics)});
+  http::api_limits limits;
+  limits.actor_timeout = std::chrono::seconds{s.actor_timeout_s};
+  limits.max_json_bytes = std::min(s.max_json_bytes, s.max_body_bytes);
+  limits.max_json_depth = static_cast<int>(s.max_json_depth);
+  auto a = std::make_shared<http::api>(
+      http::api{sys, **eng, limits, *sessions, std::make_shared<http::edge_guard>(guard),
+                std::make_shared<http::metrics_registry>(metrics),
+                std::make_shared<http::response_cache>(
+                    http::response_cache_settings{s.booth_list_cache_entries})});
   auto routes = std::make_shared<http::router>();
   http::add_ops_routes(*routes, sys, **eng);
   http::file_settings files;
   files.max_bytes = s.max_file_bytes;
   http::add_api_routes(*routes, a, files);
   http::server srv{server_settings, http::guard_routes(*routes, a)};
+  http::add_sampled_metrics(*a, srv);
   if (auto err = srv.start()) return fail("mextd.listen", err);
   std::cout << "listening on " << s.listen_host << ":" << srv.port() << std::endl;
   log::info("mextd.listening")

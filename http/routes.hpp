@@ -25,4 +25,8 @@ void add_admin_routes(router& routes, std::shared_ptr<api> a);
 // Every group above; `files` sets the upload rules of POST /files.
 void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files = {});
 
+// Registers with a.metrics the figures sampled at scrape time: the server's open connections and
+// the booth list cache. `srv` must outlive every scrape (it stops serving before it goes).
+void add_sampled_metrics(const api& a, const server& srv);
+
 }  // namespace mext::http

@@ -128,6 +128,10 @@ std::string new_request_id() {
 std::string_view to_std(beast::string_view s) {
   return {s.data(), s.size()};
 }
+
+std::string_view path_of(std::string_view target) {
+  return target.substr(0, target.find('?'));
+}
 beast::string_view to_beast(std::string_view s) {
   return {s.data(), s.size()};
 }
@@ -209,11 +213,11 @@ bool is_loopback_host(std::string_view host) {
 
 // ---- router ----
 
-void router::add(std::string method, std::string pattern, handler h) {
+void router::add(std::string method, std::string pattern, handler h, std::size_t max_body_bytes) {
   if (method.empty() || pattern.empty() || pattern.front() != '/')
     throw std::invalid_argument("router: bad route " + method + " " + pattern);
   if (!h) throw std::invalid_argument("router: no handler for " + method + " " + pattern);
-  route r{std::move(method), pattern, {}, std::move(h)};
+  route r{std::move(method), pattern, {}, std::move(h), max_body_bytes};
   for (auto part : split_path(pattern)) {
     segment seg;
     if (part.size() >= 2 && part.front() == '{' && part.back() == '}') {
@@ -242,6 +246,18 @@ void router::add(std::string method, std::string pattern, handler h) {
     if (same) throw std::invalid_argument("router: duplicate route " + r.method + " " + pattern);
   }
   routes_.push_back(std::move(r));
+}
+
+std::size_t router::body_limit(std::string_view method, std::string_view pattern) const {
+  for (const auto& r : routes_)
+    if (r.method == method && r.pattern == pattern) return r.max_body_bytes;
+  return 0;
+}
+
+std::size_t router::largest_body_limit(std::size_t fallback) const {
+  std::size_t out = fallback;
+  for (const auto& r : routes_) out = std::max(out, r.max_body_bytes);
+  return out;
 }
 
 std::vector<std::pair<std::string, std::string>> router::routes() const {
@@ -286,6 +302,7 @@ router::match router::find(std::string_view method, std::string_view path) const
     }
     result.target = &best->h;
     result.pattern = best->pattern;
+    result.max_body_bytes = best->max_body_bytes;
     result.params = std::move(params);
     result.status = 0;
     return result;
@@ -313,6 +330,8 @@ class session_base;
 struct shared_state {
   server_settings settings;
   std::shared_ptr<const router> routes;
+  // What a header is read with: the largest limit of any route, narrowed once the route is known.
+  std::size_t largest_body_bytes = 0;
   std::mutex mu;
   bool open = true;
   uint64_t next_id = 0;
@@ -439,7 +458,8 @@ class session final : public session_base {
     parser_.emplace();
     parser_->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(settings_.max_header_bytes, UINT32_MAX)));
-    parser_->body_limit(static_cast<std::uint64_t>(settings_.max_body_bytes));
+    parser_->body_limit(static_cast<std::uint64_t>(state_->largest_body_bytes));
+    body_limit_ = state_->largest_body_bytes;
     lowest().expires_after(settings_.read_timeout);
     bhttp::async_read_header(
         stream_, buffer_, *parser_,
@@ -448,6 +468,16 @@ class session final : public session_base {
 
   void on_header(beast::error_code ec) {
     if (ec) return on_read_error(ec);
+    // Each route has its body limit: a declared length beyond it is refused before the body is
+    // read, and a chunked body is cut off at it.
+    auto& head = parser_->get();
+    auto m = state_->routes->find(to_std(head.method_string()), path_of(to_std(head.target())));
+    body_limit_ =
+        m.target != nullptr && m.max_body_bytes != 0 ? m.max_body_bytes : settings_.max_body_bytes;
+    match_ = std::move(m);
+    if (auto declared = parser_->content_length(); declared && *declared > body_limit_)
+      return on_read_error(bhttp::error::body_limit);
+    parser_->body_limit(static_cast<std::uint64_t>(body_limit_));
     // Clients that wait for "100 Continue" before sending a body get it once the header passed.
     if (iequals(to_std(parser_->get()[bhttp::field::expect]), "100-continue")) {
       continue_ = {};
@@ -474,8 +504,7 @@ class session final : public session_base {
   void on_read_error(beast::error_code ec) {
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) return abort();
     if (ec == bhttp::error::body_limit)
-      return fail(
-          413, "the request body exceeds " + std::to_string(settings_.max_body_bytes) + " bytes");
+      return fail(413, "the request body exceeds " + std::to_string(body_limit_) + " bytes");
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow)
       return fail(431, "the request header exceeds " + std::to_string(settings_.max_header_bytes) +
                            " bytes");
@@ -519,7 +548,8 @@ class session final : public session_base {
     drain_ = false;
     awaiting_ = true;
 
-    auto m = state_->routes->find(req_.method, req_.path);
+    auto m = match_ ? std::move(*match_) : state_->routes->find(req_.method, req_.path);
+    match_.reset();
     if (m.target == nullptr) {
       route_ = "(unmatched)";
       if (m.status == 405) {
@@ -636,7 +666,7 @@ class session final : public session_base {
   // Enough for a client to finish sending a body somewhat over the limit and then read the 413;
   // the linger timeout bounds the time either way.
   std::size_t drain_cap() const {
-    return std::max<std::size_t>(4 * settings_.max_body_bytes, std::size_t{16} << 20);
+    return std::max<std::size_t>(4 * body_limit_, std::size_t{16} << 20);
   }
 
   void abort() {
@@ -665,6 +695,8 @@ class session final : public session_base {
   const net::any_io_executor executor_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
+  std::size_t body_limit_ = 0;          // of the request being read
+  std::optional<router::match> match_;  // found when its header came in
   bhttp::response<bhttp::empty_body> continue_;
   bhttp::response<bhttp::string_body> res_;
   request req_;
@@ -703,6 +735,7 @@ struct server::impl {
         state(std::make_shared<shared_state>()) {
     state->settings = std::move(s);
     state->routes = std::move(r);
+    state->largest_body_bytes = state->routes->largest_body_limit(state->settings.max_body_bytes);
   }
 
   const server_settings& settings() const { return state->settings; }
@@ -778,6 +811,11 @@ server::~server() {
 
 uint16_t server::port() const {
   return impl_->port;
+}
+
+std::size_t server::open_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->state->mu);
+  return impl_->state->sessions.size();
 }
 
 caf::error server::start() {

@@ -76,12 +76,20 @@ class router {
     std::map<std::string, std::string> params;
     int status = 404;  // 404: unknown path; 405: known path, other method (see allow)
     std::string allow;
+    std::size_t max_body_bytes = 0;  // the route's own body limit; 0: the server's
   };
 
   // `pattern` is a path of literal segments and `{name}` segments, such as
   // /api/v1/booths/{id}/content. Throws std::invalid_argument on a malformed or duplicate route:
   // that is a programming error found at startup.
-  void add(std::string method, std::string pattern, handler h);
+  // `max_body_bytes` overrides the server's body limit for this route (0 keeps it): uploads may be
+  // larger than JSON bodies, which stay small.
+  void add(std::string method, std::string pattern, handler h, std::size_t max_body_bytes = 0);
+
+  // The body limit of a route added with max_body_bytes (0 for the server's).
+  std::size_t body_limit(std::string_view method, std::string_view pattern) const;
+  // The largest body limit any route has, at least `fallback`.
+  std::size_t largest_body_limit(std::size_t fallback) const;
 
   // Every route as (method, pattern), in the order added.
   std::vector<std::pair<std::string, std::string>> routes() const;
@@ -99,6 +107,7 @@ class router {
     std::string pattern;
     std::vector<segment> segments;
     handler h;
+    std::size_t max_body_bytes = 0;
   };
   std::vector<route> routes_;
 };
@@ -107,9 +116,9 @@ struct server_settings {
   std::string host = "127.0.0.1";
   uint16_t port = 8443;  // 0 picks a free port; see server::port()
   bool plain_http = false;
-  std::filesystem::path tls_cert, tls_key;  // PEM files; required unless plain_http
-  unsigned io_threads = 0;                  // 0 = hardware cores
-  std::size_t max_body_bytes = 1024 * 1024;
+  std::filesystem::path tls_cert, tls_key;   // PEM files; required unless plain_http
+  unsigned io_threads = 0;                   // 0 = hardware cores
+  std::size_t max_body_bytes = 1024 * 1024;  // for routes without a limit of their own
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{15}, idle_timeout{60};
 };
@@ -129,6 +138,8 @@ class server {
   caf::error start();
   // The bound port, once started.
   uint16_t port() const;
+  // Connections accepted and not yet closed (HTTP and, later, upgraded ones).
+  std::size_t open_connections() const;
   // Stops accepting, closes every connection and joins the I/O threads. Idempotent; must not be
   // called from a handler.
   void stop();

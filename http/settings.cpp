@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "http/auth.hpp"
 #include "persistence/errors.hpp"
 
 namespace mext::http {
@@ -72,6 +73,13 @@ caf::error parse_listen(std::string_view text, mextd_settings& s) {
   if (auto err = set_number("listen", port, 0, 65535, s.listen_port)) return err;
   s.listen_host = std::string(host);
   return {};
+}
+
+std::string_view trim(std::string_view s) {
+  auto first = s.find_first_not_of(" \t\r");
+  if (first == std::string_view::npos) return {};
+  auto last = s.find_last_not_of(" \t\r");
+  return s.substr(first, last - first + 1);
 }
 
 fs::path resolve(const fs::path& base, std::string_view value) {
@@ -210,6 +218,76 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return parse_bool("metrics-loopback", v, s.metrics_loopback);
        }},
+      {"booth-list-cache-entries", "N", "4096",
+       "pages of GET /exhibitions/{id}/booths kept ready between catalog changes; 0 = none",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("booth-list-cache-entries", v, 0, 10'000'000,
+                           s.booth_list_cache_entries);
+       }},
+      {"max-json-bytes", "N", "262144",
+       "largest JSON request body (413 beyond); never more than max-body-bytes",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-json-bytes", v, 64, uint64_t{1} << 30, s.max_json_bytes);
+       }},
+      {"max-json-depth", "N", "16", "most nesting levels of a JSON request body (400 beyond)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-json-depth", v, 2, 256, s.max_json_depth);
+       }},
+      {"actor-timeout-s", "N", "10", "seconds a request waits for an actor before 503",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("actor-timeout-s", v, 1, 600, s.actor_timeout_s);
+       }},
+      {"session-absolute-s", "N", "43200", "seconds a session lasts after login, however active",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("session-absolute-s", v, 60, 90 * 86400, s.session_absolute_s);
+       }},
+      {"session-idle-s", "N", "7200", "seconds without a request after which a session ends",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("session-idle-s", v, 60, 90 * 86400, s.session_idle_s);
+       }},
+      {"login-free-failures", "N", "5",
+       "failed logins of one account before each further attempt must wait",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("login-free-failures", v, 1, 1000, s.login_free_failures);
+       }},
+      {"login-ip-free-failures", "N", "20",
+       "failed logins from one client address before each further attempt must wait",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("login-ip-free-failures", v, 1, 100'000, s.login_ip_free_failures);
+       }},
+      {"login-first-delay-s", "N", "1",
+       "seconds the first throttled login waits (429 with Retry-After); each failure doubles it",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("login-first-delay-s", v, 1, 3600, s.login_first_delay_s);
+       }},
+      {"login-max-delay-s", "N", "900", "the longest a throttled login is made to wait",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("login-max-delay-s", v, 1, 86400, s.login_max_delay_s);
+       }},
+      {"trusted-proxies", "LIST", "none",
+       "comma-separated addresses or CIDR blocks whose Forwarded / X-Forwarded-For are believed",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         std::vector<std::string> blocks;
+         while (!v.empty()) {
+           auto comma = v.find(',');
+           auto entry = trim(v.substr(0, comma));
+           v = comma == std::string_view::npos ? std::string_view{} : v.substr(comma + 1);
+           if (entry.empty()) continue;
+           if (!is_address_block(entry))
+             return bad("--trusted-proxies: '" + std::string(entry) +
+                        "' is not an address or CIDR block");
+           blocks.emplace_back(entry);
+         }
+         s.trusted_proxies = std::move(blocks);
+         return caf::error{};
+       }},
+      {"common-passwords-file", "FILE", "the shipped list",
+       "blocklist of common passwords, one a line ('#' comments)",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--common-passwords-file: empty path");
+         s.common_passwords_file = resolve(base, v);
+         return caf::error{};
+       }},
   };
   return table;
 }
@@ -224,13 +302,6 @@ struct entry {
   const option* opt;
   std::string value;
 };
-
-std::string_view trim(std::string_view s) {
-  auto first = s.find_first_not_of(" \t\r");
-  if (first == std::string_view::npos) return {};
-  auto last = s.find_last_not_of(" \t\r");
-  return s.substr(first, last - first + 1);
-}
 
 caf::error read_config(const fs::path& file, mextd_settings& s) {
   std::ifstream in(file);
@@ -269,6 +340,8 @@ caf::error validate(const mextd_settings& s) {
   if (s.plain_http && !is_loopback_host(s.listen_host))
     return bad("--plain-http is allowed only on a loopback address (127.0.0.0/8, ::1, localhost)");
   if (s.map_max_mb < s.map_size_mb) return bad("--map-max-mb is smaller than --map-size-mb");
+  if (s.login_max_delay_s < s.login_first_delay_s)
+    return bad("--login-max-delay-s is smaller than --login-first-delay-s");
   return {};
 }
 
@@ -359,9 +432,8 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.tls_cert = s.tls_cert;
   out.tls_key = s.tls_key;
   out.io_threads = s.io_threads;
-  // The server reads bodies up to the larger limit; each route then holds its own (JSON bodies
-  // far less, uploads max_file_bytes), so an upload is not refused by the JSON limit.
-  out.max_body_bytes = std::max<std::size_t>(s.max_body_bytes, s.max_file_bytes);
+  // Every route but the upload (which carries max_file_bytes itself) is held to this.
+  out.max_body_bytes = s.max_body_bytes;
   return out;
 }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <vector>
 
 #include <caf/expected.hpp>
 
@@ -38,11 +39,24 @@ struct mextd_settings {
   uint64_t map_size_mb = 64;           // initial LMDB map size
   uint64_t map_max_mb = 1048576;       // the LMDB map never grows beyond this
   // Edge guard and metrics (http/edge_guard.hpp, http/metrics.hpp).
-  uint32_t rate_limit_rps = 50;           // sustained requests/s of one address; 0 = no limit
-  uint32_t rate_limit_burst = 100;        // requests one address may make at once
-  uint32_t rate_limit_addresses = 65536;  // addresses the rate limiter tracks at most
-  uint32_t max_header_count = 100;        // requests with more header fields get 431
-  bool metrics_loopback = true;           // loopback clients read /metrics without signing in
+  uint32_t rate_limit_rps = 50;              // sustained requests/s of one address; 0 = no limit
+  uint32_t rate_limit_burst = 100;           // requests one address may make at once
+  uint32_t rate_limit_addresses = 65536;     // addresses the rate limiter tracks at most
+  uint32_t max_header_count = 100;           // requests with more header fields get 431
+  bool metrics_loopback = true;              // loopback clients read /metrics without signing in
+  uint32_t booth_list_cache_entries = 4096;  // cached pages of booth lists; 0 = no cache
+  std::size_t max_json_bytes = 256 * 1024;   // JSON request bodies (within max_body_bytes)
+  uint32_t max_json_depth = 16;              // nesting levels of a JSON request body
+  uint32_t actor_timeout_s = 10;             // a request waits this long for an actor (503)
+  // Accounts and sessions (http/auth.hpp, auth_settings).
+  uint32_t session_absolute_s = 12 * 3600;      // a session ends this long after login
+  uint32_t session_idle_s = 2 * 3600;           // ... or after this long without a request
+  uint32_t login_free_failures = 5;             // failed logins of an account before delays start
+  uint32_t login_ip_free_failures = 20;         // failed logins from one address before delays
+  uint32_t login_first_delay_s = 1;             // the first delay; each further failure doubles it
+  uint32_t login_max_delay_s = 900;             // delays never grow beyond this
+  std::vector<std::string> trusted_proxies;     // peers whose Forwarded/X-Forwarded-For count
+  std::filesystem::path common_passwords_file;  // empty: the list shipped with the project
 };
 
 // Parses argv (flags as `--name value` or `--name=value`), after the file named by --config if

@@ -330,6 +330,10 @@ BOOST_FIXTURE_TEST_CASE(answers_prometheus_text_with_request_counters_and_engine
   BOOST_TEST(t.find("mext_store_commits_total ") != std::string::npos);
   BOOST_TEST(t.find("mext_store_batch_max ") != std::string::npos);
   BOOST_TEST(t.find("mext_store_commit_seconds_mean ") != std::string::npos);
+  // This client's own connection is open while it asks.
+  BOOST_TEST(t.find("# TYPE mext_http_open_connections gauge") != std::string::npos);
+  BOOST_TEST(t.find("mext_http_open_connections 0\n") == std::string::npos);
+  BOOST_TEST(t.find("mext_booth_list_cache_hits_total ") != std::string::npos);
 
   // Every line is a comment or `name{labels} value` (text format 0.0.4).
   const std::regex sample{

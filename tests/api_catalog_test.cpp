@@ -264,6 +264,67 @@ BOOST_FIXTURE_TEST_CASE(booth_list_pages_and_admin_may_create_for_any_organizati
   BOOST_TEST(second.json().at("next_cursor").is_null());
 }
 
+BOOST_FIXTURE_TEST_CASE(a_cached_booth_list_is_served_until_a_booth_or_the_exhibition_changes,
+                        catalog_fixture) {
+  auto exh = create_exhibition();
+  auto org = create_org("Acme");
+  auto [rep, rep_token] = new_user("rep@example.test");
+  make_org_rep(rep, org);
+  auto booth = create_booth(exh, org, rep_token).at("booth_id").get<std::string>();
+  auto path = "/api/v1/exhibitions/" + exh + "/booths";
+  auto& cache = *a->booth_lists;
+  auto names = [&] {
+    auto r = http().get(path);
+    BOOST_REQUIRE_EQUAL(r.status, 200);
+    std::vector<std::string> out;
+    auto body = r.json();
+    for (auto& b : body.at("items"))
+      out.push_back(b.at("name").get<std::string>() + "/" +
+                    std::to_string(b.at("content_count").get<int>()));
+    return out;
+  };
+
+  auto first = names();
+  auto hits = cache.hits();
+  BOOST_TEST(names() == first);
+  BOOST_TEST(cache.hits() == hits + 1, "the second read is served from the cache");
+
+  // Every change a list shows is seen by the next read: a rename, new content, a new booth.
+  BOOST_REQUIRE_EQUAL(
+      http().patch_json("/api/v1/booths/" + booth, {{"name", "Renamed"}}, rep_token).status, 200);
+  BOOST_TEST(names() == std::vector<std::string>{"Renamed/0"});
+  BOOST_REQUIRE_EQUAL(
+      http()
+          .post_json("/api/v1/booths/" + booth + "/content",
+                     {{"kind", "post"}, {"title", "News"}, {"body", "x"}}, rep_token)
+          .status,
+      201);
+  BOOST_TEST(names() == std::vector<std::string>{"Renamed/1"});
+  create_booth(exh, org, rep_token);
+  BOOST_TEST(names().size() == 2u);
+
+  // A visit is not shown in the list, so it leaves the cached page in place.
+  auto [vis, vis_token] = new_user("vis@example.test");
+  names();
+  BOOST_REQUIRE_EQUAL(http().post("/api/v1/booths/" + booth + "/visits", vis_token).status, 204);
+  hits = cache.hits();
+  names();
+  BOOST_TEST(cache.hits() == hits + 1);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_booth_list_cache_of_zero_entries_serves_every_read_from_the_actors,
+                        catalog_fixture) {
+  auto exh = create_exhibition();
+  auto org = create_org("Acme");
+  create_booth(exh, org, admin_token);
+  a->booth_lists =
+      std::make_shared<mext::http::response_cache>(mext::http::response_cache_settings{0});
+  auto path = "/api/v1/exhibitions/" + exh + "/booths";
+  for (int i = 0; i < 3; ++i) BOOST_TEST(http().get(path).json().at("items").size() == 1u);
+  BOOST_TEST(a->booth_lists->hits() == 0u);
+  BOOST_TEST(a->booth_lists->size() == 0u);
+}
+
 BOOST_FIXTURE_TEST_CASE(reps_edit_booths_and_post_content_that_anyone_reads, catalog_fixture) {
   auto exh = create_exhibition();
   auto org = create_org("Acme");
@@ -420,10 +481,22 @@ BOOST_FIXTURE_TEST_CASE(file_names_are_metadata_and_path_tricks_are_refused, cat
   BOOST_TEST(ok.json().at("name") == "..hidden..png");
 }
 
-BOOST_FIXTURE_TEST_CASE(a_body_over_the_server_limit_is_refused_with_413, catalog_fixture) {
+BOOST_FIXTURE_TEST_CASE(uploads_have_their_own_body_limit_above_the_json_one, catalog_fixture) {
   auto [a_id, a_token] = new_user("a@example.test");
+  // 2 MiB: over the server's 1 MiB for JSON routes, under the 10 MiB of uploads.
   auto big = std::string(2 << 20, 'a');
-  BOOST_TEST(upload(big, "text/plain", a_token).status == 413);
+  auto stored = upload(big, "text/plain", a_token);
+  BOOST_TEST(stored.status == 201);
+  auto json_route = http().request(
+      "POST", "/api/v1/organizations", big,
+      {{"Content-Type", "application/json"}, {"Authorization", "Bearer " + admin_token}});
+  BOOST_TEST(json_route.status == 413);
+  BOOST_TEST(json_route.header("Content-Type") == "application/problem+json");
+  BOOST_TEST(json_route.json().at("detail").get<std::string>().find("1048576") !=
+             std::string::npos);
+  auto over = upload(std::string((10 << 20) + 1, 'a'), "text/plain", a_token);
+  BOOST_TEST(over.status == 413);
+  BOOST_TEST(over.json().at("detail").get<std::string>().find("10485760") != std::string::npos);
   // The server keeps answering.
   BOOST_TEST(upload("still here", "text/plain", a_token).status == 201);
 }

@@ -339,6 +339,35 @@ BOOST_AUTO_TEST_CASE(a_body_over_the_limit_is_a_413_problem) {
   BOOST_TEST(ok.result_int() == 201u);
 }
 
+BOOST_AUTO_TEST_CASE(a_route_with_its_own_body_limit_is_held_to_it_and_others_to_the_server_s) {
+  auto created = [](mh::request&, mh::respond_fn respond) { respond(mh::json(201, "{}")); };
+  routes->add("POST", "/api/v1/files", created, 8192);
+  routes->add("POST", "/api/v1/rooms", created);
+  mh::server_settings s;
+  s.max_body_bytes = 1024;
+  start(s);
+  auto post = [&](const char* path, std::size_t bytes) {
+    auto c = connect();
+    return c.exchange(make_request(bhttp::verb::post, path, std::string(bytes, 'x')));
+  };
+  BOOST_TEST(post("/api/v1/files", 8192).result_int() == 201u);
+  check_problem(post("/api/v1/files", 8193), 413);
+  BOOST_TEST(post("/api/v1/rooms", 1024).result_int() == 201u);
+  auto refused = post("/api/v1/rooms", 2048);
+  check_problem(refused, 413);
+  BOOST_TEST(body_json(refused).at("detail").get<std::string>().find("1024") != std::string::npos);
+
+  // A chunked body declares no length: it is cut off at the route's limit as it arrives.
+  auto c = connect();
+  std::string chunk(1000, 'y');
+  std::ostringstream raw;
+  raw << "POST /api/v1/rooms HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  for (int i = 0; i < 3; ++i) raw << std::hex << chunk.size() << "\r\n" << chunk << "\r\n";
+  raw << "0\r\n\r\n";
+  c.send_raw(raw.str());
+  check_problem(c.receive(), 413);
+}
+
 BOOST_AUTO_TEST_CASE(headers_over_the_limit_are_a_431_problem) {
   add_echo_route();
   start();
@@ -687,16 +716,111 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_invalid_argument_errors_naming_the_flag) {
   BOOST_TEST(mext::detail_of(plain_public.error()).find("--plain-http") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(account_settings_and_trusted_proxies_are_flags) {
+  auto defaults = parse({"--data-dir", "d"});
+  BOOST_REQUIRE(defaults);
+  BOOST_TEST(defaults->session_absolute_s == 12u * 3600u);
+  BOOST_TEST(defaults->session_idle_s == 2u * 3600u);
+  BOOST_TEST(defaults->login_free_failures == 5u);
+  BOOST_TEST(defaults->login_ip_free_failures == 20u);
+  BOOST_TEST(defaults->login_first_delay_s == 1u);
+  BOOST_TEST(defaults->login_max_delay_s == 900u);
+  BOOST_TEST(defaults->trusted_proxies.empty());
+  BOOST_TEST(defaults->common_passwords_file.empty());
+  BOOST_TEST(defaults->booth_list_cache_entries == 4096u);
+  BOOST_TEST(defaults->max_json_bytes == 256u * 1024u);
+  BOOST_TEST(defaults->max_json_depth == 16u);
+  BOOST_TEST(defaults->actor_timeout_s == 10u);
+
+  auto s = parse({"--data-dir",
+                  "d",
+                  "--session-absolute-s",
+                  "3600",
+                  "--session-idle-s",
+                  "600",
+                  "--login-free-failures",
+                  "3",
+                  "--login-ip-free-failures",
+                  "50",
+                  "--login-first-delay-s",
+                  "2",
+                  "--login-max-delay-s",
+                  "60",
+                  "--trusted-proxies",
+                  "10.0.0.1, 192.168.0.0/16,fd00::/8",
+                  "--common-passwords-file",
+                  "/etc/pw.txt",
+                  "--booth-list-cache-entries",
+                  "0",
+                  "--max-json-bytes",
+                  "1000",
+                  "--max-json-depth",
+                  "4",
+                  "--actor-timeout-s",
+                  "30"});
+  BOOST_REQUIRE_MESSAGE(s, mext::detail_of(s.error()));
+  BOOST_TEST(s->session_absolute_s == 3600u);
+  BOOST_TEST(s->session_idle_s == 600u);
+  BOOST_TEST(s->login_free_failures == 3u);
+  BOOST_TEST(s->login_ip_free_failures == 50u);
+  BOOST_TEST(s->login_first_delay_s == 2u);
+  BOOST_TEST(s->login_max_delay_s == 60u);
+  BOOST_TEST(s->trusted_proxies ==
+             (std::vector<std::string>{"10.0.0.1", "192.168.0.0/16", "fd00::/8"}));
+  BOOST_TEST(s->common_passwords_file == fs::path("/etc/pw.txt"));
+  BOOST_TEST(s->booth_list_cache_entries == 0u);
+  BOOST_TEST(s->max_json_bytes == 1000u);
+  BOOST_TEST(s->max_json_depth == 4u);
+  BOOST_TEST(s->actor_timeout_s == 30u);
+
+  for (const char* bad : {"10.0.0.300", "10.0.0.0/33", "proxy.example", "::1/129"}) {
+    auto r = parse({"--data-dir", "d", "--trusted-proxies", bad});
+    BOOST_REQUIRE(!r);
+    BOOST_TEST(mext::detail_of(r.error()).find("--trusted-proxies") != std::string::npos, bad);
+  }
+  auto inverted =
+      parse({"--data-dir", "d", "--login-first-delay-s", "100", "--login-max-delay-s", "10"});
+  BOOST_REQUIRE(!inverted);
+  BOOST_TEST(mext::detail_of(inverted.error()).find("--login-max-delay-s") != std::string::npos);
+  auto short_session = parse({"--data-dir", "d", "--session-idle-s", "5"});
+  BOOST_REQUIRE(!short_session);
+  BOOST_TEST(mext::detail_of(short_session.error()).find("--session-idle-s") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(help_lists_every_flag) {
   auto s = parse({"--help"});
   BOOST_REQUIRE(s);
   BOOST_TEST(s->help);
   const std::string text = mh::usage();
-  for (const char* flag :
-       {"--data-dir", "--listen", "--tls-cert", "--tls-key", "--plain-http", "--demo", "--help",
-        "--config", "--log-level", "--io-threads", "--max-body-bytes", "--commit-batch-max",
-        "--commit-max-wait-us", "--snapshot-every", "--idle-passivate-ms", "--map-size-mb",
-        "--map-max-mb"})
+  for (const char* flag : {"--data-dir",
+                           "--listen",
+                           "--tls-cert",
+                           "--tls-key",
+                           "--plain-http",
+                           "--demo",
+                           "--help",
+                           "--config",
+                           "--log-level",
+                           "--io-threads",
+                           "--max-body-bytes",
+                           "--commit-batch-max",
+                           "--commit-max-wait-us",
+                           "--snapshot-every",
+                           "--idle-passivate-ms",
+                           "--map-size-mb",
+                           "--map-max-mb",
+                           "--session-absolute-s",
+                           "--session-idle-s",
+                           "--login-free-failures",
+                           "--login-ip-free-failures",
+                           "--login-first-delay-s",
+                           "--login-max-delay-s",
+                           "--trusted-proxies",
+                           "--common-passwords-file",
+                           "--booth-list-cache-entries",
+                           "--max-json-bytes",
+                           "--max-json-depth",
+                           "--actor-timeout-s"})
     BOOST_TEST(text.find(flag) != std::string::npos, flag);
   BOOST_TEST(text.find("127.0.0.1:8443") != std::string::npos);
   BOOST_TEST(text.find("1048576") != std::string::npos);

@@ -78,6 +78,7 @@ void api_fixture::start() {
       fail("TLS pair", err);
   }
   srv = std::make_unique<http::server>(ss, routes);
+  http::add_sampled_metrics(*a, *srv);
   if (auto err = srv->start()) fail("server", err);
   port = srv->port();
   client_.reset();
