@@ -398,7 +398,8 @@ caf::result<posted> on_post(room_self self, const caller& c, post_spec& p, int64
   auto dup = st.d.by_client_key.find(client_key(c.user_id, p.client_msg_id));
   if (dup != st.d.by_client_key.end()) {
     auto& first = st.d.messages[dup->second - 1];
-    return answer_when_durable(self, posted{first.message_id, first.number, first.sent_at_ms, true});
+    return answer_when_durable(self,
+                               posted{first.message_id, first.number, first.sent_at_ms, true});
   }
   message_rec m;
   m.number = st.d.messages.size() + 1;
@@ -429,14 +430,20 @@ caf::result<posted> on_post(room_self self, const caller& c, post_spec& p, int64
   return rp;
 }
 
-caf::result<history_page> on_history(room_self self, const caller& c, uint64_t before,
-                                     uint32_t limit) {
-  auto& st = self->state;
+// Whether `c` may read a page of `limit` messages of this room.
+caf::error check_page_reader(const room_state& st, const caller& c, uint32_t limit) {
   if (!st.d.exists) return make_error(errc::not_found, "no such room");
   if (!c.signed_in()) return make_error(errc::unauthenticated, "sign in first");
   if (!may_read(st.d, c)) return make_error(errc::forbidden, "not a member of this room");
   if (limit == 0 || limit > max_history_limit)
     return make_error(errc::invalid_argument, "limit must be 1..200");
+  return {};
+}
+
+caf::result<history_page> on_history(room_self self, const caller& c, uint64_t before,
+                                     uint32_t limit) {
+  auto& st = self->state;
+  if (auto err = check_page_reader(st, c, limit)) return err;
   uint64_t top = st.d.messages.size();
   uint64_t n = before == 0 ? top : std::min(before - 1, top);
   history_page page;
@@ -444,6 +451,22 @@ caf::result<history_page> on_history(room_self self, const caller& c, uint64_t b
     page.items.push_back(view_of(st.d.messages[n - 1]));
   if (!page.items.empty() && page.items.back().number > 1)
     page.next_before = page.items.back().number;
+  return answer_when_durable(self, std::move(page));
+}
+
+caf::result<catch_up_page> on_catch_up(room_self self, const caller& c, const std::string& after_id,
+                                       uint32_t limit) {
+  auto& st = self->state;
+  if (auto err = check_page_reader(st, c, limit)) return err;
+  auto i = st.d.by_message_id.find(after_id);
+  if (i == st.d.by_message_id.end()) return make_error(errc::not_found, "no such message");
+  catch_up_page page;
+  page.after_number = i->second;
+  uint64_t top = st.d.messages.size();
+  uint64_t n = page.after_number + 1;
+  for (; n <= top && page.items.size() < limit; ++n)
+    page.items.push_back(view_of(st.d.messages[n - 1]));
+  page.complete = n > top;
   return answer_when_durable(self, std::move(page));
 }
 
@@ -608,6 +631,10 @@ chat_room_actor::behavior_type room_behavior(room_self self, std::shared_ptr<run
         self->state.core.touch(self);
         return on_history(self, c, before, limit);
       },
+      [self](catch_up_atom, const caller& c, const std::string& after_id, uint32_t limit) {
+        self->state.core.touch(self);
+        return on_catch_up(self, c, after_id, limit);
+      },
       [self](delete_atom, const caller& c, const std::string& message_id) {
         self->state.core.touch(self);
         return on_delete(self, c, message_id);
@@ -700,6 +727,7 @@ void add_chat_room_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<message_view>>("mext.message_view_list");
   cfg.add_message_type<history_page>("mext.history_page");
   cfg.add_message_type<room_event>("mext.room_event");
+  cfg.add_message_type<catch_up_page>("mext.catch_up_page");
 }
 
 caf::expected<caf::actor> make_chat_room_actor(caf::actor_system& sys,

@@ -140,6 +140,22 @@ typename Inspector::result_type inspect(Inspector& f, history_page& x) {
   return f(caf::meta::type_name("mext.history_page"), x.items, x.next_before);
 }
 
+// The messages after one, oldest first: how a reconnecting client catches up without a gap.
+struct catch_up_page {
+  std::vector<message_view> items;
+  // The number of the message asked after.
+  uint64_t after_number = 0;
+  // True when no message newer than the last item existed when this page was made.
+  bool complete = false;
+
+  bool operator==(const catch_up_page&) const = default;
+};
+
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, catch_up_page& x) {
+  return f(caf::meta::type_name("mext.catch_up_page"), x.items, x.after_number, x.complete);
+}
+
 // What subscribers receive after each durable change, in the room's order.
 struct room_event {
   std::string room_id;
@@ -164,6 +180,9 @@ using chat_room_actor = caf::typed_actor<
     caf::replies_to<post_atom, caller, post_spec, int64_t>::with<posted>,
     // (caller, before_number (0 = latest), limit 1..200): messages numbered below before_number.
     caf::replies_to<history_atom, caller, uint64_t, uint32_t>::with<history_page>,
+    // (caller, message_id, limit 1..200): the messages posted after that one, oldest first;
+    // not_found for an id this room never had.
+    caf::replies_to<catch_up_atom, caller, std::string, uint32_t>::with<catch_up_page>,
     // (caller, message_id): the author, a rep of the booth's organization or an admin.
     caf::replies_to<delete_atom, caller, std::string>::with<message_view>,
     // Subscribes the actor to the room's events (a reader of the room); answers the subscriber

@@ -14,6 +14,7 @@
 #include "actors/password.hpp"
 #include "actors/user_actor.hpp"
 #include "http/auth.hpp"
+#include "http/connection_data.hpp"
 #include "http/edge_guard.hpp"
 #include "http/routes.hpp"
 #include "http/user_agent.hpp"
@@ -104,15 +105,6 @@ std::string session_cookie(const std::string& token, std::chrono::seconds max_ag
 
 std::string cleared_cookie() {
   return "mext_session=; Path=/; Max-Age=0; HttpOnly; Secure; SameSite=Strict";
-}
-
-bool valid_screen(const std::string& s) {
-  auto x = s.find('x');
-  if (x == std::string::npos || x == 0 || x > 5 || s.size() - x - 1 == 0 || s.size() - x - 1 > 5)
-    return false;
-  for (size_t i = 0; i < s.size(); ++i)
-    if (i != x && !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
-  return true;
 }
 
 // The referrer without query or fragment (they may carry tokens), printable ASCII only.
@@ -206,30 +198,20 @@ struct login_attempt {
   actors::connection_entry entry;
 };
 
-// Records the connection, purges what is past retention, then answers `ok`. The login stands
-// even if recording fails: the failure is logged.
-void record_connection(const std::shared_ptr<api>& a, const std::string& user_id,
-                       actors::connection_entry entry, std::string request_id, response ok,
-                       respond_fn respond) {
-  auto soft = [respond, ok, request_id, user_id](response failed) {
-    log::warn("auth.connection_log_failed")
-        .field("request_id", request_id)
-        .field("user_id", user_id)
-        .field("status", failed.status);
-    respond(ok);
-  };
-  auto retention = a->sessions->settings().connection_retention;
-  auto log_id = actors::connection_log_id(user_id);
-  call<actors::connection_log_actor, uint64_t>(
-      *a, log_id, true, soft,
-      [a, log_id, retention, ok, respond, soft](uint64_t) {
-        auto before = actors::now_ms() -
-                      std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
-        call<actors::connection_log_actor, uint64_t>(
-            *a, log_id, false, soft, [ok, respond](uint64_t) { respond(ok); }, purge_atom::value,
-            before);
-      },
-      record_atom::value, std::move(entry));
+// Records the connection, then answers `ok`. The login stands even if recording fails: the
+// failure is logged.
+void record_login(const std::shared_ptr<api>& a, const std::string& user_id,
+                  actors::connection_entry entry, std::string request_id, response ok,
+                  respond_fn respond) {
+  record_connection(a, user_id, std::move(entry),
+                    [respond, ok, request_id, user_id](std::optional<int> failed) {
+                      if (failed)
+                        log::warn("auth.connection_log_failed")
+                            .field("request_id", request_id)
+                            .field("user_id", user_id)
+                            .field("status", *failed);
+                      respond(ok);
+                    });
 }
 
 void finish_login(const std::shared_ptr<api>& a, const std::string& user_id, login_attempt at,
@@ -246,7 +228,7 @@ void finish_login(const std::shared_ptr<api>& a, const std::string& user_id, log
                             .dump());
     ok.headers.emplace_back("Set-Cookie", session_cookie(s->token, absolute));
     at.entry.at_ms = s->info.created_ms;
-    record_connection(a, user_id, std::move(at.entry), at.request_id, std::move(ok), respond);
+    record_login(a, user_id, std::move(at.entry), at.request_id, std::move(ok), respond);
   });
 }
 
@@ -260,24 +242,15 @@ void on_login(const std::shared_ptr<api>& a, request& req, respond_fn respond) {
 
   auto& rt = *a->eng.rt();
   const auto& settings = a->sessions->settings();
-  auto addr = client_address_of(req, settings.trusted_proxies);
   login_attempt at;
+  at.entry = connection_entry_of(req, settings, "login", screen->value_or(""));
   at.account_key = actors::email_index_key(*rt.sealer, *email);
-  at.ip = addr.ip;
+  at.ip = at.entry.ip;
   at.request_id = req.request_id;
   if (auto wait = a->sessions->throttle().admit(at.account_key, at.ip)) {
     log::info("auth.login_throttled").field("request_id", req.request_id);
     return respond(too_many_attempts(*wait));
   }
-  auto ua = parse_user_agent(req.header("user-agent").value_or(""));
-  at.entry.kind = "login";
-  at.entry.ip = addr.ip;
-  at.entry.isp = "unknown";  // a MaxMind-format ISP database (libmaxminddb) comes later
-  at.entry.proxies = std::move(addr.proxies);
-  at.entry.referrer = referrer_of(req);
-  at.entry.device_type = ua.device_type;
-  at.entry.os = ua.os;
-  at.entry.screen = screen->value_or("");
 
   auto holder = rt.store->get(persistence::db::indexes, at.account_key);
   if (!holder) return respond(from_error(holder.error()));
@@ -411,6 +384,50 @@ void on_get_user(const std::shared_ptr<api>& a, request& req, respond_fn respond
 }
 
 }  // namespace
+
+bool valid_screen(const std::string& s) {
+  auto x = s.find('x');
+  if (x == std::string::npos || x == 0 || x > 5 || s.size() - x - 1 == 0 || s.size() - x - 1 > 5)
+    return false;
+  for (size_t i = 0; i < s.size(); ++i)
+    if (i != x && !std::isdigit(static_cast<unsigned char>(s[i]))) return false;
+  return true;
+}
+
+actors::connection_entry connection_entry_of(const request& req, const auth_settings& settings,
+                                             std::string kind, std::string screen) {
+  auto addr = client_address_of(req, settings.trusted_proxies);
+  auto ua = parse_user_agent(req.header("user-agent").value_or(""));
+  actors::connection_entry e;
+  e.at_ms = actors::now_ms();
+  e.kind = std::move(kind);
+  e.ip = std::move(addr.ip);
+  e.isp = "unknown";  // a MaxMind-format ISP database (libmaxminddb) comes later
+  e.proxies = std::move(addr.proxies);
+  e.referrer = referrer_of(req);
+  e.device_type = ua.device_type;
+  e.os = ua.os;
+  e.screen = std::move(screen);
+  return e;
+}
+
+void record_connection(const std::shared_ptr<api>& a, const std::string& user_id,
+                       actors::connection_entry entry,
+                       std::function<void(std::optional<int> failed_status)> done) {
+  auto failed = [done](response r) { done(r.status); };
+  auto retention = a->sessions->settings().connection_retention;
+  auto log_id = actors::connection_log_id(user_id);
+  call<actors::connection_log_actor, uint64_t>(
+      *a, log_id, true, failed,
+      [a, log_id, retention, done, failed](uint64_t) {
+        auto before = actors::now_ms() -
+                      std::chrono::duration_cast<std::chrono::milliseconds>(retention).count();
+        call<actors::connection_log_actor, uint64_t>(
+            *a, log_id, false, failed, [done](uint64_t) { done(std::nullopt); }, purge_atom::value,
+            before);
+      },
+      record_atom::value, std::move(entry));
+}
 
 void add_account_routes(router& routes, std::shared_ptr<api> a) {
   auto add = [&](const char* method, const char* pattern,

@@ -39,15 +39,19 @@ int to_int(std::string_view s) {
 }  // namespace
 
 caf::expected<nlohmann::json> parse_object(const api_limits& limits, const request& req) {
-  if (req.body.size() > limits.max_json_bytes)
+  return parse_object_text(limits, req.body);
+}
+
+caf::expected<nlohmann::json> parse_object_text(const api_limits& limits, std::string_view text) {
+  if (text.size() > limits.max_json_bytes)
     return make_error(errc::too_large, "the JSON body is larger than " +
                                            std::to_string(limits.max_json_bytes) + " bytes");
-  if (req.body.empty()) return bad("a JSON object body is required");
+  if (text.empty()) return bad("a JSON object body is required");
   depth_guard guard{limits.max_json_depth};
   nlohmann::json body;
   try {
     body = nlohmann::json::parse(
-        req.body,
+        text,
         [&guard](int d, nlohmann::json::parse_event_t ev, nlohmann::json& j) {
           return guard(d, ev, j);
         },

@@ -42,6 +42,8 @@ struct api_limits {
 class session_store;     // http/auth.hpp: tokens, sessions, login throttling
 class edge_guard;        // http/edge_guard.hpp: per-IP rate limits
 class metrics_registry;  // http/metrics.hpp: Prometheus counters and histograms
+class room_hubs;         // http/room_hub.hpp: WebSocket fan-out per chat room
+class ws_sessions;       // http/ws_session_actor.hpp: live WebSocket sessions by token
 
 // What every route shares. Built once by mextd (or a test) before the server starts.
 struct api {
@@ -53,6 +55,9 @@ struct api {
   std::shared_ptr<metrics_registry> metrics;
   // Cached pages of GET /exhibitions/{id}/booths; null serves every request from the actors.
   std::shared_ptr<response_cache> booth_lists = std::make_shared<response_cache>();
+  // Made by add_api_routes along with GET /api/v1/ws.
+  std::shared_ptr<room_hubs> hubs;
+  std::shared_ptr<ws_sessions> ws;
 };
 
 // -- JSON at the edge -----------------------------------------------------------------------
@@ -60,6 +65,8 @@ struct api {
 // The body as a JSON object: 400 for malformed JSON, invalid UTF-8, too deep nesting or anything
 // that is not an object; 413 beyond limits.max_json_bytes.
 caf::expected<nlohmann::json> parse_object(const api_limits& limits, const request& req);
+// The same for a text that is not a request body (a WebSocket frame).
+caf::expected<nlohmann::json> parse_object_text(const api_limits& limits, std::string_view text);
 
 // A required string field of at most max_len bytes (and not empty when non_empty).
 caf::expected<std::string> required_string(const nlohmann::json& body, std::string_view name,

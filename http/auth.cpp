@@ -854,6 +854,7 @@ void session_store::revoke_hash(const std::string& token_hash,
     std::lock_guard<std::mutex> lock{mutex_};
     sessions_.erase(token_hash);
   }
+  if (on_revoke_) on_revoke_(token_hash, "logout");
   persistence::write_item item;
   item.erase(db::indexes, std::string{session_prefix} + token_hash);
   commit(std::move(item), std::move(then));
@@ -863,19 +864,22 @@ void session_store::revoke_all(const std::string& user_id,
                                std::function<void(caf::expected<size_t>)> then,
                                std::string except_hash) {
   persistence::write_item item;
-  size_t n = 0;
+  std::vector<std::string> revoked;
   {
     std::lock_guard<std::mutex> lock{mutex_};
     for (auto it = sessions_.begin(); it != sessions_.end();) {
       if (it->second.info.user_id == user_id && it->first != except_hash) {
         item.erase(db::indexes, std::string{session_prefix} + it->first);
+        revoked.push_back(it->first);
         it = sessions_.erase(it);
-        ++n;
       } else {
         ++it;
       }
     }
   }
+  const size_t n = revoked.size();
+  if (on_revoke_)
+    for (auto& hash : revoked) on_revoke_(hash, "revoked");
   if (n == 0) return then(size_t{0});
   commit(std::move(item), [n, then](caf::error err) {
     if (err) return then(std::move(err));

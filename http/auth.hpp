@@ -176,6 +176,13 @@ class session_store : public std::enable_shared_from_this<session_store> {
   void revoke_all(const std::string& user_id, std::function<void(caf::expected<size_t>)> then,
                   std::string except_hash = {});
 
+  // Called (on the revoking thread) for every session revoked, with its token hash and the
+  // reason ("logout" for revoke and revoke_hash, "revoked" for revoke_all): live WebSocket
+  // connections of that session are told and closed. Set once, before the server starts.
+  void on_revoke(std::function<void(const std::string& token_hash, const std::string& reason)> f) {
+    on_revoke_ = std::move(f);
+  }
+
   // Live sessions held (for tests and metrics).
   size_t size() const;
 
@@ -203,6 +210,7 @@ class session_store : public std::enable_shared_from_this<session_store> {
   password_blocklist blocklist_;
   mutable std::mutex mutex_;
   std::unordered_map<std::string, entry> sessions_;  // token hash -> session
+  std::function<void(const std::string&, const std::string&)> on_revoke_;
   int64_t last_sweep_ms_ = 0;
 };
 

@@ -218,7 +218,10 @@ std::shared_ptr<router> guard_routes(const router& routes, std::shared_ptr<api> 
     auto m = routes.find(method, pattern);
     if (m.target == nullptr || m.pattern != pattern)
       throw std::logic_error("guard_routes: " + method + " " + pattern + " does not find itself");
-    out->add(method, pattern, guard(a, pattern, *m.target), m.max_body_bytes);
+    if (m.ws != nullptr)
+      out->add_websocket(pattern, guard(a, pattern, *m.target), *m.ws);
+    else
+      out->add(method, pattern, guard(a, pattern, *m.target), m.max_body_bytes);
   }
   return out;
 }

@@ -26,6 +26,7 @@
 #include "http/edge_guard.hpp"
 #include "http/metrics.hpp"
 #include "http/ops_routes.hpp"
+#include "http/room_hub.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "http/settings.hpp"
@@ -182,7 +183,12 @@ int run(const http::mextd_settings& s) {
   http::add_ops_routes(*routes, sys, **eng);
   http::file_settings files;
   files.max_bytes = s.max_file_bytes;
-  http::add_api_routes(*routes, a, files);
+  http::websocket_options ws;
+  ws.protocol.send_rate = s.ws_send_rate;
+  ws.protocol.send_burst = s.ws_send_burst;
+  ws.protocol.max_rooms = s.ws_max_rooms;
+  ws.hubs.presence_interval = std::chrono::milliseconds{s.ws_presence_interval_ms};
+  http::add_api_routes(*routes, a, files, ws);
   http::server srv{server_settings, http::guard_routes(*routes, a)};
   http::add_sampled_metrics(*a, srv);
   if (auto err = srv.start()) return fail("mextd.listen", err);
@@ -195,6 +201,7 @@ int run(const http::mextd_settings& s) {
   sigwait(&stop_signals, &sig);
   log::info("mextd.stopping").field("signal", sig);
   srv.stop();
+  a->hubs->stop_all();
   stop_sweeps.stop(sys);
   (*eng)->stop();
   log::info("mextd.stopped");

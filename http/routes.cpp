@@ -1,14 +1,29 @@
 #include "http/routes.hpp"
 
+#include "http/auth.hpp"
 #include "http/metrics.hpp"
 
 namespace mext::http {
 
-void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files) {
+void add_websocket_routes(router& routes, std::shared_ptr<api> a, websocket_options options) {
+  a->hubs = room_hubs::make(a->sys, a->eng.directory(), options.hubs);
+  a->ws = std::make_shared<ws_sessions>();
+  if (a->sessions) {
+    std::weak_ptr<ws_sessions> ws = a->ws;
+    a->sessions->on_revoke([ws](const std::string& token_hash, const std::string& reason) {
+      if (auto live = ws.lock()) live->end(token_hash, reason);
+    });
+  }
+  add_websocket_route(routes, a, a->hubs, a->ws, options.protocol);
+}
+
+void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files,
+                    websocket_options ws) {
   add_account_routes(routes, a);
   add_catalog_routes(routes, a, std::move(files));
   add_chat_routes(routes, a);
   add_agenda_routes(routes, a);
+  add_websocket_routes(routes, a, ws);
   add_admin_routes(routes, std::move(a));
 }
 
@@ -24,6 +39,16 @@ void add_sampled_metrics(const api& a, const server& srv) {
                            "Booth list pages built by asking the actors.",
                            [cache] { return static_cast<double>(cache->misses()); });
   }
+  if (auto hubs = a.hubs) {
+    a.metrics->add_sampled("mext_ws_rooms", "gauge", "Chat rooms with WebSocket members here.",
+                           [hubs] { return static_cast<double>(hubs->rooms()); });
+    a.metrics->add_sampled("mext_ws_room_members", "gauge",
+                           "WebSocket connections joined to rooms, summed over rooms.",
+                           [hubs] { return static_cast<double>(hubs->members()); });
+  }
+  if (auto ws = a.ws)
+    a.metrics->add_sampled("mext_ws_sessions", "gauge", "Signed-in WebSocket connections.",
+                           [ws] { return static_cast<double>(ws->size()); });
 }
 
 }  // namespace mext::http

@@ -6,7 +6,9 @@
 
 #include "http/api.hpp"
 #include "http/files.hpp"
+#include "http/room_hub.hpp"
 #include "http/server.hpp"
+#include "http/ws_session_actor.hpp"
 
 namespace mext::http {
 
@@ -22,8 +24,19 @@ void add_agenda_routes(router& routes, std::shared_ptr<api> a);
 // /admin/actors, /metrics, /api/v1/openapi.json.
 void add_admin_routes(router& routes, std::shared_ptr<api> a);
 
+// The WebSocket endpoint's protocol and fan-out settings.
+struct websocket_options {
+  ws_protocol_settings protocol;
+  hub_settings hubs;
+};
+
+// GET /api/v1/ws; makes a->hubs and a->ws, and tells WebSocket sessions when their session is
+// revoked.
+void add_websocket_routes(router& routes, std::shared_ptr<api> a, websocket_options options);
+
 // Every group above; `files` sets the upload rules of POST /files.
-void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files = {});
+void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files = {},
+                    websocket_options ws = {});
 
 // Registers with a.metrics the figures sampled at scrape time: the server's open connections and
 // the booth list cache. `srv` must outlive every scrape (it stops serving before it goes).

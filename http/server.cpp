@@ -4,6 +4,7 @@
 #include <array>
 #include <atomic>
 #include <cctype>
+#include <deque>
 #include <exception>
 #include <latch>
 #include <mutex>
@@ -23,6 +24,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/beast/websocket.hpp>
+#include <boost/beast/websocket/ssl.hpp>
 #include <nlohmann/json.hpp>
 
 #include "http/tls.hpp"
@@ -36,6 +39,7 @@ namespace beast = boost::beast;
 namespace bhttp = boost::beast::http;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
+namespace websocket = boost::beast::websocket;
 using tcp = net::ip::tcp;
 using clock = std::chrono::steady_clock;
 
@@ -248,6 +252,12 @@ void router::add(std::string method, std::string pattern, handler h, std::size_t
   routes_.push_back(std::move(r));
 }
 
+void router::add_websocket(std::string pattern, handler h, ws_open_fn open) {
+  if (!open) throw std::invalid_argument("router: no WebSocket endpoint for " + pattern);
+  add("GET", std::move(pattern), std::move(h));
+  routes_.back().ws = std::make_shared<ws_open_fn>(std::move(open));
+}
+
 std::size_t router::body_limit(std::string_view method, std::string_view pattern) const {
   for (const auto& r : routes_)
     if (r.method == method && r.pattern == pattern) return r.max_body_bytes;
@@ -303,6 +313,7 @@ router::match router::find(std::string_view method, std::string_view path) const
     result.target = &best->h;
     result.pattern = best->pattern;
     result.max_body_bytes = best->max_body_bytes;
+    result.ws = best->ws.get();
     result.params = std::move(params);
     result.status = 0;
     return result;
@@ -350,6 +361,17 @@ class session_base : public std::enable_shared_from_this<session_base> {
   virtual void close() = 0;
 };
 
+// Takes a connection that ended out of the registry. The registry's reference is dropped after
+// the lock: the connection may be destroyed with it, and its destructor must not run under it.
+void forget_connection(shared_state& state, uint64_t id) {
+  std::shared_ptr<session_base> released;
+  std::lock_guard<std::mutex> lock(state.mu);
+  auto it = state.sessions.find(id);
+  if (it == state.sessions.end()) return;
+  released = std::move(it->second);
+  state.sessions.erase(it);
+}
+
 // The one answer to one request. It posts onto the connection's strand, whichever thread answers.
 class pending_response {
  public:
@@ -383,6 +405,256 @@ class pending_response {
   std::atomic<bool> answered_{false};
 };
 
+// An upgraded connection. Reads run back to back on the strand; sends from any thread go through
+// a bounded queue drained by one write at a time. Closing flushes what is queued first; a stalled
+// write or closing handshake is cut after ws_settings::close_timeout.
+template <class Stream>
+class ws_session final : public session_base, public ws_connection {
+ public:
+  ws_session(std::shared_ptr<shared_state> state, uint64_t id, Stream&& stream, request req,
+             bhttp::request<bhttp::string_body> upgrade, ws_open_fn open)
+      : state_(std::move(state)),
+        settings_(state_->settings.ws),
+        id_(id),
+        ws_(std::move(stream)),
+        executor_(ws_.get_executor()),
+        req_(std::move(req)),
+        upgrade_(std::move(upgrade)),
+        open_(std::move(open)),
+        close_timer_(executor_) {}
+
+  void run() override {
+    net::dispatch(executor_, [self = self_ptr()] { self->accept(); });
+  }
+
+  net::any_io_executor executor() override { return executor_; }
+
+  // No HTTP request is in flight on an upgraded connection.
+  void on_response(response) override {}
+
+  // The server is stopping: the socket goes at once.
+  void close() override { abort(); }
+
+  bool send(std::shared_ptr<const std::string> text) override {
+    if (!text) return false;
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    if (refusing_) return false;
+    if (queue_.size() + 1 > settings_.queue_max_messages ||
+        queued_bytes_ + text->size() > settings_.queue_max_bytes) {
+      // Too slow a reader: what waits is dropped now, so its memory is freed at once.
+      refusing_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+      close_code_ = websocket::close_code::policy_error;
+      close_text_ = "too slow: the send queue is full";
+      net::post(executor_, [self = self_ptr()] {
+        log::warn("ws.slow_consumer").field("connection", self->id_);
+        self->begin_close();
+      });
+      return false;
+    }
+    queued_bytes_ += text->size();
+    queue_.push_back(std::move(text));
+    if (!drain_posted_) {
+      drain_posted_ = true;
+      net::post(executor_, [self = self_ptr()] { self->write_next(); });
+    }
+    return true;
+  }
+
+  void close(uint16_t code, std::string reason) override {
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (refusing_) return;
+      refusing_ = true;
+      close_code_ = static_cast<websocket::close_code>(code);
+      // A close reason is at most 123 bytes on the wire.
+      if (reason.size() > 120) reason.resize(120);
+      close_text_ = std::move(reason);
+    }
+    net::post(executor_, [self = self_ptr()] { self->begin_close(); });
+  }
+
+  uint64_t id() const override { return id_; }
+
+ private:
+  std::shared_ptr<ws_session> self_ptr() {
+    return std::static_pointer_cast<ws_session>(session_base::shared_from_this());
+  }
+
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(ws_); }
+
+  void accept() {
+    // The WebSocket stream keeps its own timers; the TCP stream's would cut idle connections.
+    lowest().expires_never();
+    websocket::stream_base::timeout t{};
+    t.handshake_timeout = settings_.close_timeout;
+    t.idle_timeout = settings_.idle_timeout;
+    t.keep_alive_pings = true;
+    ws_.set_option(t);
+    // The stream's own cap is a backstop: on_read enforces the limit first, so that the rest of
+    // an oversized message is drained by the closing handshake and the client reads its 1009.
+    ws_.read_message_max(settings_.max_message_bytes + read_chunk);
+    ws_.auto_fragment(false);
+    ws_.set_option(websocket::stream_base::decorator(
+        [](websocket::response_type& res) { res.set(bhttp::field::server, "mextd"); }));
+    ws_.async_accept(upgrade_, [self = self_ptr()](beast::error_code ec) {
+      self->upgrade_ = {};
+      if (ec) {
+        log::debug("ws.handshake_failed").field("reason", ec.message());
+        return self->abort();
+      }
+      self->opened();
+    });
+  }
+
+  void opened() {
+    peer_ = open_(req_, std::static_pointer_cast<ws_connection>(self_ptr()));
+    open_ = nullptr;
+    req_ = {};
+    if (!peer_) return close(static_cast<uint16_t>(websocket::close_code::internal_error), "");
+    read_next();
+  }
+
+  static constexpr std::size_t read_chunk = 16 * 1024;
+
+  void read_next() {
+    ws_.async_read_some(
+        read_buffer_, read_chunk,
+        [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+  }
+
+  void on_read(beast::error_code ec) {
+    // Invalid UTF-8 (1007) and protocol errors were answered with their close code by the stream
+    // itself; whatever it was, the connection is over.
+    if (ec) {
+      if (ec != websocket::error::closed && ec != net::error::operation_aborted)
+        log::debug("ws.read_ended").field("connection", id_).field("reason", ec.message());
+      return finish_when_written();
+    }
+    if (!ws_.got_text()) {
+      read_buffer_.clear();
+      close(static_cast<uint16_t>(websocket::close_code::unknown_data),
+            "binary frames are not accepted");
+      return read_next();
+    }
+    if (read_buffer_.size() > settings_.max_message_bytes) {
+      read_buffer_.clear();
+      read_buffer_.shrink_to_fit();
+      // No further read: the closing handshake reads (and drops) the rest of the message.
+      return close(
+          static_cast<uint16_t>(websocket::close_code::too_big),
+          "a message is at most " + std::to_string(settings_.max_message_bytes) + " bytes");
+    }
+    if (!ws_.is_message_done()) return read_next();
+    auto text = beast::buffers_to_string(read_buffer_.data());
+    read_buffer_.clear();
+    // An idle connection should not keep the largest message it ever read.
+    if (read_buffer_.capacity() > 4096) read_buffer_.shrink_to_fit();
+    if (peer_) peer_->on_text(std::move(text));
+    read_next();
+  }
+
+  void write_next() {
+    std::shared_ptr<const std::string> next;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      if (queue_.empty()) {
+        drain_posted_ = false;
+      } else {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= next->size();
+      }
+    }
+    if (!next) {
+      if (close_requested_) start_close();
+      return;
+    }
+    if (closed_) return;
+    writing_ = std::move(next);
+    ws_.async_write(net::buffer(*writing_), [self = self_ptr()](beast::error_code ec, std::size_t) {
+      self->writing_.reset();
+      if (ec) return self->abort();
+      self->write_next();
+    });
+  }
+
+  // After what is queued, the close frame; the timer cuts a peer that never lets it through.
+  void begin_close() {
+    if (close_requested_ || closed_) return;
+    close_requested_ = true;
+    close_timer_.expires_after(settings_.close_timeout);
+    close_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
+      if (!ec) self->abort();
+    });
+    bool idle;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      idle = !drain_posted_;
+    }
+    if (idle && !writing_) start_close();
+  }
+
+  void start_close() {
+    if (close_started_ || closed_) return;
+    close_started_ = true;
+    websocket::close_reason reason;
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      reason = websocket::close_reason(close_code_, close_text_);
+    }
+    ws_.async_close(reason, [self = self_ptr()](beast::error_code) { self->abort(); });
+  }
+
+  // The peer closed or the read failed: a write still in flight may finish on its own.
+  void finish_when_written() {
+    if (!writing_ || closed_) return abort();
+    begin_close();
+  }
+
+  void abort() {
+    if (closed_) return;
+    closed_ = true;
+    close_timer_.cancel();
+    beast::error_code ec;
+    lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
+    lowest().close();
+    {
+      std::lock_guard<std::mutex> lock(queue_mu_);
+      refusing_ = true;
+      queue_.clear();
+      queued_bytes_ = 0;
+    }
+    if (auto peer = std::move(peer_)) peer->on_closed();
+    forget_connection(*state_, id_);
+  }
+
+  std::shared_ptr<shared_state> state_;
+  const ws_settings& settings_;
+  const uint64_t id_;
+  websocket::stream<Stream> ws_;
+  const net::any_io_executor executor_;
+  request req_;
+  bhttp::request<bhttp::string_body> upgrade_;
+  ws_open_fn open_;
+  std::shared_ptr<ws_peer> peer_;
+  beast::flat_buffer read_buffer_;
+  net::steady_timer close_timer_;
+  std::shared_ptr<const std::string> writing_;  // the frame being written, on the strand
+  bool close_requested_ = false;
+  bool close_started_ = false;
+  bool closed_ = false;
+
+  std::mutex queue_mu_;  // guards what send() and close() touch from other threads
+  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::size_t queued_bytes_ = 0;
+  bool drain_posted_ = false;
+  bool refusing_ = false;
+  websocket::close_code close_code_ = websocket::close_code::normal;
+  std::string close_text_;
+};
+
 template <class Stream>
 class session final : public session_base {
  public:
@@ -407,6 +679,11 @@ class session final : public session_base {
   void on_response(response r) override {
     if (!awaiting_ || closing_) return;
     awaiting_ = false;
+    if (r.status == 101) {
+      if (upgrade_ && ws_open_ != nullptr) return upgrade();
+      r = problem(500, "Internal Server Error", "this route does not take WebSocket connections");
+    }
+    upgrade_.reset();
     write(std::move(r));
   }
 
@@ -561,6 +838,15 @@ class session final : public session_base {
     }
     route_ = std::move(m.pattern);
     req_.params = std::move(m.params);
+    ws_open_ = m.ws;
+    if (m.ws != nullptr) {
+      if (!websocket::is_upgrade(msg)) {
+        auto r = problem(426, "Upgrade Required", "this endpoint speaks WebSocket only");
+        r.headers.emplace_back("Upgrade", "websocket");
+        return on_response(std::move(r));
+      }
+      upgrade_.emplace(std::move(msg));
+    }
     auto pending = std::make_shared<pending_response>(state_, weak_from_this());
     try {
       (*m.target)(req_, [pending](response r) { pending->answer(std::move(r)); });
@@ -571,6 +857,25 @@ class session final : public session_base {
           .field("route", route_);
       pending->answer(problem(500, "Internal Server Error", "the request failed"));
     }
+  }
+
+  // Hands the stream to a WebSocket session under this connection's id; this object is done.
+  void upgrade() {
+    log::info("http.request")
+        .field("request_id", req_.request_id)
+        .field("method", method_)
+        .field("route", route_)
+        .field("status", 101);
+    auto ws = std::make_shared<ws_session<Stream>>(state_, id_, std::move(stream_), std::move(req_),
+                                                   std::move(*upgrade_), *ws_open_);
+    upgrade_.reset();
+    finished_ = true;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      if (!state_->open) return;
+      state_->sessions[id_] = ws;
+    }
+    ws->run();
   }
 
   void write(response r) {
@@ -679,12 +984,7 @@ class session final : public session_base {
   void finish() {
     if (finished_) return;
     finished_ = true;
-    std::shared_ptr<session_base> self;
-    std::lock_guard<std::mutex> lock(state_->mu);
-    auto it = state_->sessions.find(id_);
-    if (it == state_->sessions.end()) return;
-    self = std::move(it->second);  // released after the lock, by the caller's own reference
-    state_->sessions.erase(it);
+    forget_connection(*state_, id_);
   }
 
   std::shared_ptr<shared_state> state_;
@@ -695,8 +995,10 @@ class session final : public session_base {
   const net::any_io_executor executor_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::size_t body_limit_ = 0;          // of the request being read
-  std::optional<router::match> match_;  // found when its header came in
+  std::optional<bhttp::request<bhttp::string_body>> upgrade_;  // a WebSocket upgrade waiting
+  const ws_open_fn* ws_open_ = nullptr;                        // its endpoint
+  std::size_t body_limit_ = 0;                                 // of the request being read
+  std::optional<router::match> match_;                         // found when its header came in
   bhttp::response<bhttp::empty_body> continue_;
   bhttp::response<bhttp::string_body> res_;
   request req_;

@@ -60,6 +60,48 @@ response from_error(const caf::error& err);
 // The standard reason phrase of a status ("Not Found"), or "Unknown".
 std::string_view reason_phrase(int status);
 
+// ---- WebSocket ----
+
+// A connection upgraded to WebSocket, as the application sees it. Every member is thread-safe.
+class ws_connection {
+ public:
+  virtual ~ws_connection() = default;
+  // Queues one text frame. The bytes may be shared by many connections (a room's fan-out
+  // serialises a message once). False when the connection is closing or closed; a send that
+  // would pass the queue's limits (ws_settings) closes the connection with 1008 and frees it.
+  virtual bool send(std::shared_ptr<const std::string> text) = 0;
+  // Sends a close frame with this code after what is queued, then ends the connection.
+  virtual void close(uint16_t code, std::string reason) = 0;
+  // Unique among the server's connections.
+  virtual uint64_t id() const = 0;
+};
+
+// The application's side of an upgraded connection. Calls come one at a time, in order.
+class ws_peer {
+ public:
+  virtual ~ws_peer() = default;
+  // One complete text message (valid UTF-8, at most ws_settings::max_message_bytes).
+  virtual void on_text(std::string text) = 0;
+  // The connection ended (either side, or the server stopping); nothing follows.
+  virtual void on_closed() = 0;
+};
+
+// Called once the handshake completed, with the upgrade request (headers, remote address).
+using ws_open_fn =
+    std::function<std::shared_ptr<ws_peer>(const request&, std::shared_ptr<ws_connection>)>;
+
+struct ws_settings {
+  // Larger messages close the connection with 1009.
+  std::size_t max_message_bytes = 16 * 1024;
+  // A connection's send queue: more frames or bytes waiting close it with 1008.
+  std::size_t queue_max_messages = 4096;
+  std::size_t queue_max_bytes = std::size_t{1} << 20;
+  // Nothing received for this long ends the connection; a ping goes out at half of it.
+  std::chrono::seconds idle_timeout{60};
+  // The closing handshake (and a stalled send) gets this long before the socket is cut.
+  std::chrono::seconds close_timeout{5};
+};
+
 // Answers the request. Call it once, from any thread; later calls, and calls after the
 // connection or the server has closed, do nothing. Dropping it unanswered answers 500.
 using respond_fn = std::function<void(response)>;
@@ -77,6 +119,7 @@ class router {
     int status = 404;  // 404: unknown path; 405: known path, other method (see allow)
     std::string allow;
     std::size_t max_body_bytes = 0;  // the route's own body limit; 0: the server's
+    const ws_open_fn* ws = nullptr;  // set for a WebSocket endpoint
   };
 
   // `pattern` is a path of literal segments and `{name}` segments, such as
@@ -85,6 +128,11 @@ class router {
   // `max_body_bytes` overrides the server's body limit for this route (0 keeps it): uploads may be
   // larger than JSON bodies, which stay small.
   void add(std::string method, std::string pattern, handler h, std::size_t max_body_bytes = 0);
+
+  // A WebSocket endpoint: a GET route whose handler decides on the upgrade (rate limits,
+  // checks) and answers status 101 to accept it, after which the server completes the handshake
+  // and hands the connection to `open`. Requests that are not upgrades get 426 from the server.
+  void add_websocket(std::string pattern, handler h, ws_open_fn open);
 
   // The body limit of a route added with max_body_bytes (0 for the server's).
   std::size_t body_limit(std::string_view method, std::string_view pattern) const;
@@ -108,6 +156,7 @@ class router {
     std::vector<segment> segments;
     handler h;
     std::size_t max_body_bytes = 0;
+    std::shared_ptr<ws_open_fn> ws;  // shared: route copies keep the same endpoint
   };
   std::vector<route> routes_;
 };
@@ -121,6 +170,7 @@ struct server_settings {
   std::size_t max_body_bytes = 1024 * 1024;  // for routes without a limit of their own
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{15}, idle_timeout{60};
+  ws_settings ws;
 };
 
 // True for 127.0.0.0/8, ::1 and "localhost".

@@ -237,6 +237,43 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("actor-timeout-s", v, 1, 600, s.actor_timeout_s);
        }},
+      {"ws-max-message-bytes", "N", "16384",
+       "largest WebSocket message a client may send (1009 beyond)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-max-message-bytes", v, 256, 16 << 20, s.ws_max_message_bytes);
+       }},
+      {"ws-queue-max-messages", "N", "4096",
+       "frames waiting for one slow WebSocket client before it is closed with 1008",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-queue-max-messages", v, 1, 10'000'000, s.ws_queue_max_messages);
+       }},
+      {"ws-queue-max-bytes", "N", "1048576",
+       "bytes waiting for one slow WebSocket client before it is closed with 1008",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-queue-max-bytes", v, 1024, uint64_t{1} << 34, s.ws_queue_max_bytes);
+       }},
+      {"ws-idle-timeout-s", "N", "60",
+       "seconds without a frame from a WebSocket client before it is closed (pinged at half)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-idle-timeout-s", v, 2, 86400, s.ws_idle_timeout_s);
+       }},
+      {"ws-send-rate", "N", "10", "chat messages per second one WebSocket connection may send",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-send-rate", v, 1, 1'000'000, s.ws_send_rate);
+       }},
+      {"ws-send-burst", "N", "20", "chat messages one WebSocket connection may send at once",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-send-burst", v, 1, 1'000'000, s.ws_send_burst);
+       }},
+      {"ws-max-rooms", "N", "64", "rooms one WebSocket connection may be in at once",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-max-rooms", v, 1, 100'000, s.ws_max_rooms);
+       }},
+      {"ws-presence-interval-ms", "N", "1000",
+       "presence counts go out at most this often per room (joins and leaves are coalesced)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("ws-presence-interval-ms", v, 10, 3'600'000, s.ws_presence_interval_ms);
+       }},
       {"session-absolute-s", "N", "43200", "seconds a session lasts after login, however active",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("session-absolute-s", v, 60, 90 * 86400, s.session_absolute_s);
@@ -434,6 +471,10 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.io_threads = s.io_threads;
   // Every route but the upload (which carries max_file_bytes itself) is held to this.
   out.max_body_bytes = s.max_body_bytes;
+  out.ws.max_message_bytes = s.ws_max_message_bytes;
+  out.ws.queue_max_messages = s.ws_queue_max_messages;
+  out.ws.queue_max_bytes = s.ws_queue_max_bytes;
+  out.ws.idle_timeout = std::chrono::seconds{s.ws_idle_timeout_s};
   return out;
 }
 

@@ -57,6 +57,15 @@ struct mextd_settings {
   uint32_t login_max_delay_s = 900;             // delays never grow beyond this
   std::vector<std::string> trusted_proxies;     // peers whose Forwarded/X-Forwarded-For count
   std::filesystem::path common_passwords_file;  // empty: the list shipped with the project
+  // WebSocket (http/server.hpp ws_settings, http/ws_session_actor.hpp, http/room_hub.hpp).
+  uint32_t ws_max_message_bytes = 16 * 1024;  // larger client messages close with 1009
+  uint32_t ws_queue_max_messages = 4096;      // a send queue past this closes with 1008
+  uint64_t ws_queue_max_bytes = 1 << 20;      // ... or past this many bytes
+  uint32_t ws_idle_timeout_s = 60;            // nothing received this long ends a connection
+  uint32_t ws_send_rate = 10;                 // messages/s one connection may send
+  uint32_t ws_send_burst = 20;                // messages one connection may send at once
+  uint32_t ws_max_rooms = 64;                 // rooms one connection may be in
+  uint32_t ws_presence_interval_ms = 1000;    // presence goes out at most this often per room
 };
 
 // Parses argv (flags as `--name value` or `--name=value`), after the file named by --config if

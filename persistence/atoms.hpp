@@ -47,6 +47,13 @@ using record_atom = caf::atom_constant<caf::atom("record")>;
 using purge_atom = caf::atom_constant<caf::atom("purge")>;
 using member_atom = caf::atom_constant<caf::atom("member")>;
 using mention_atom = caf::atom_constant<caf::atom("mention")>;
+using catch_up_atom = caf::atom_constant<caf::atom("catchup")>;
+
+// WebSocket sessions (http/ws_session_actor.hpp).
+using frame_atom = caf::atom_constant<caf::atom("frame")>;
+using closed_atom = caf::atom_constant<caf::atom("closed")>;
+using authed_atom = caf::atom_constant<caf::atom("authed")>;
+using ended_atom = caf::atom_constant<caf::atom("ended")>;
 
 // Every holder of personal data answers these two (the privacy sagas drive them).
 using export_atom = caf::atom_constant<caf::atom("export")>;

@@ -21,23 +21,12 @@ struct chat_fixture : mext::test::api_fixture {
   std::string org, rep, rep_token, room, booth;
 
   chat_fixture() {
-    auto o = http().post_json("/api/v1/organizations", {{"name", "Acme"}}, admin_token);
-    BOOST_REQUIRE_EQUAL(o.status, 201);
-    org = o.json().at("organization_id").get<std::string>();
-    auto e = http().post_json("/api/v1/exhibitions",
-                              {{"title", "Fair"},
-                               {"starts_at", "2026-11-27T08:00:00Z"},
-                               {"ends_at", "2026-11-30T18:00:00Z"}},
-                              admin_token);
-    BOOST_REQUIRE_EQUAL(e.status, 201);
-    std::tie(rep, rep_token) = new_user("rep@example.test");
-    make_org_rep(rep, org);
-    auto b = http().post_json(
-        "/api/v1/exhibitions/" + e.json().at("exhibition_id").get<std::string>() + "/booths",
-        {{"organization_id", org}, {"name", "Booth"}}, rep_token);
-    BOOST_REQUIRE_EQUAL(b.status, 201);
-    booth = b.json().at("booth_id").get<std::string>();
-    room = b.json().at("chat_room_id").get<std::string>();
+    auto b = make_booth_room();
+    org = b.organization_id;
+    rep = b.rep_id;
+    rep_token = b.rep_token;
+    booth = b.booth_id;
+    room = b.room_id;
   }
 
   http_result post(const std::string& room_id, const std::string& text, const std::string& key,

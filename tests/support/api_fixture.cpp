@@ -1,6 +1,7 @@
 #include "tests/support/api_fixture.hpp"
 
 #include <stdexcept>
+#include <tuple>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -9,6 +10,7 @@
 #include "actors/entity_kinds.hpp"
 #include "http/metrics.hpp"
 #include "http/ops_routes.hpp"
+#include "http/room_hub.hpp"
 #include "http/routes.hpp"
 #include "http/tls.hpp"
 #include "persistence/log.hpp"
@@ -63,7 +65,7 @@ void api_fixture::start() {
   routes = std::make_shared<http::router>();
   http::add_ops_routes(*routes, *sys, *eng);
   if (options.all_routes)
-    http::add_api_routes(*routes, a);
+    http::add_api_routes(*routes, a, {}, options.websocket);
   else
     http::add_account_routes(*routes, a);
   if (options.extra_routes) options.extra_routes(*routes, a);
@@ -73,6 +75,7 @@ void api_fixture::start() {
   ss.port = 0;
   ss.plain_http = !options.tls;
   ss.io_threads = 2;
+  ss.ws = options.ws;
   if (options.tls) {
     if (auto err = http::ensure_self_signed(dir.path(), ss.tls_cert, ss.tls_key))
       fail("TLS pair", err);
@@ -90,6 +93,7 @@ void api_fixture::start() {
 void api_fixture::stop() {
   client_.reset();
   if (srv) srv->stop();
+  if (a && a->hubs) a->hubs->stop_all();
   srv.reset();
   routes.reset();
   a.reset();
@@ -101,6 +105,29 @@ void api_fixture::stop() {
 void api_fixture::restart() {
   stop();
   start();
+}
+
+api_fixture::booth_room api_fixture::make_booth_room() {
+  booth_room out;
+  auto o = http().post_json("/api/v1/organizations", {{"name", "Acme"}}, admin_token);
+  if (o.status != 201) fail("organization", o);
+  out.organization_id = o.json().at("organization_id").get<std::string>();
+  auto e = http().post_json("/api/v1/exhibitions",
+                            {{"title", "Fair"},
+                             {"starts_at", "2026-11-27T08:00:00Z"},
+                             {"ends_at", "2026-11-30T18:00:00Z"}},
+                            admin_token);
+  if (e.status != 201) fail("exhibition", e);
+  out.exhibition_id = e.json().at("exhibition_id").get<std::string>();
+  std::tie(out.rep_id, out.rep_token) = new_user("rep@example.test");
+  make_org_rep(out.rep_id, out.organization_id);
+  auto b = http().post_json("/api/v1/exhibitions/" + out.exhibition_id + "/booths",
+                            {{"organization_id", out.organization_id}, {"name", "Booth"}},
+                            out.rep_token);
+  if (b.status != 201) fail("booth", b);
+  out.booth_id = b.json().at("booth_id").get<std::string>();
+  out.room_id = b.json().at("chat_room_id").get<std::string>();
+  return out;
 }
 
 https_client& api_fixture::http() {

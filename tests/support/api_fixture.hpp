@@ -21,6 +21,7 @@
 #include "actors/engine.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/routes.hpp"
 #include "http/server.hpp"
 #include "tests/support/https_client.hpp"
 #include "tests/test_support.hpp"
@@ -39,6 +40,9 @@ struct api_fixture_options {
   // Routes added after the API's own, for suites that need a probe.
   std::function<void(http::router&, std::shared_ptr<http::api>)> extra_routes;
   bool tls = true;
+  // The WebSocket endpoint: the server's transport limits and the protocol's settings.
+  http::ws_settings ws;
+  http::websocket_options websocket;
 };
 
 struct api_fixture {
@@ -83,6 +87,14 @@ struct api_fixture {
   // POST /api/v1/organizations/{org_id}/representatives {user_id} as the administrator.
   // Throws unless the answer is 2xx.
   void make_org_rep(const std::string& user_id, const std::string& org_id);
+
+  struct booth_room {
+    std::string organization_id, exhibition_id, booth_id, room_id;
+    std::string rep_id, rep_token;  // a representative of the organization
+  };
+  // An organization "Acme", an exhibition, a representative (rep@example.test, signed in) and
+  // the booth they create, with its chat room. Throws unless every step succeeds.
+  booth_room make_booth_room();
 
   // Stops the server and the engine and starts both again on the same data directory (a new
   // session store loads the sessions from disk); the port changes, admin_token stays valid.
