@@ -405,6 +405,37 @@ class pending_response {
   std::atomic<bool> answered_{false};
 };
 
+// What the application holds of an upgraded connection: a handle that reaches the connection
+// only while it is open. The connection detaches it when it ends, so that no send or close from
+// an actor can touch the connection (or post to the I/O context) after the server let it go,
+// however long the application keeps the handle.
+class ws_handle final : public ws_connection {
+ public:
+  explicit ws_handle(uint64_t id) : id_(id) {}
+
+  bool send(std::shared_ptr<const std::string> text) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return target_ != nullptr && target_->send(std::move(text));
+  }
+  void close(uint16_t code, std::string reason) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (target_ != nullptr) target_->close(code, std::move(reason));
+  }
+  uint64_t id() const override { return id_; }
+
+  void attach(ws_connection* target) {
+    std::lock_guard<std::mutex> lock(mu_);
+    target_ = target;
+  }
+  // Waits for a send or close in progress; none reaches the connection afterwards.
+  void detach() { attach(nullptr); }
+
+ private:
+  const uint64_t id_;
+  std::mutex mu_;
+  ws_connection* target_ = nullptr;
+};
+
 // An upgraded connection. Reads run back to back on the strand; sends from any thread go through
 // a bounded queue drained by one write at a time. Closing flushes what is queued first; a stalled
 // write or closing handshake is cut after ws_settings::close_timeout.
@@ -422,6 +453,8 @@ class ws_session final : public session_base, public ws_connection {
         upgrade_(std::move(upgrade)),
         open_(std::move(open)),
         close_timer_(executor_) {}
+
+  ~ws_session() override { handle_->detach(); }
 
   void run() override {
     net::dispatch(executor_, [self = self_ptr()] { self->accept(); });
@@ -509,7 +542,8 @@ class ws_session final : public session_base, public ws_connection {
   }
 
   void opened() {
-    peer_ = open_(req_, std::static_pointer_cast<ws_connection>(self_ptr()));
+    handle_->attach(this);
+    peer_ = open_(req_, handle_);
     open_ = nullptr;
     req_ = {};
     if (!peer_) return close(static_cast<uint16_t>(websocket::close_code::internal_error), "");
@@ -616,6 +650,7 @@ class ws_session final : public session_base, public ws_connection {
   void abort() {
     if (closed_) return;
     closed_ = true;
+    handle_->detach();
     close_timer_.cancel();
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
@@ -639,6 +674,7 @@ class ws_session final : public session_base, public ws_connection {
   bhttp::request<bhttp::string_body> upgrade_;
   ws_open_fn open_;
   std::shared_ptr<ws_peer> peer_;
+  std::shared_ptr<ws_handle> handle_ = std::make_shared<ws_handle>(id_);
   beast::flat_buffer read_buffer_;
   net::steady_timer close_timer_;
   std::shared_ptr<const std::string> writing_;  // the frame being written, on the strand

@@ -75,6 +75,8 @@ struct session_state {
 
   // Rooms joined, or being joined (false until the read check passed).
   std::unordered_map<std::string, bool> rooms;
+  // The person's agenda, once subscribed to it.
+  actors::agenda_actor agenda;
 
   double tokens = 0;
   std::chrono::steady_clock::time_point refilled{};
@@ -255,6 +257,30 @@ void on_first_frame(session_self self, const std::string& text) {
   authenticate_with(self, r);
 }
 
+// Meeting events of the person's agenda come to this session until it ends (the agenda drops
+// subscribers that terminate).
+void subscribe_to_agenda(session_self self) {
+  auto& st = self->state;
+  auto timeout = st.a->limits.actor_timeout;
+  auto conn_id = st.conn->id();
+  auto failed = [conn_id](caf::error& err) {
+    log::warn("ws.agenda_subscription_failed")
+        .field("connection", conn_id)
+        .field("error", detail_of(err));
+  };
+  self->request(st.a->eng.directory(), timeout, activate_atom::value,
+                actors::agenda_id(st.caller.user_id))
+      .then(
+          [self, timeout, failed](caf::actor& hdl) {
+            if (self->state.closed) return;
+            self->state.agenda = caf::actor_cast<actors::agenda_actor>(hdl);
+            self->request(self->state.agenda, timeout, join_atom::value,
+                          caf::actor_cast<caf::actor>(self), self->state.caller)
+                .then([](uint32_t) {}, failed);
+          },
+          failed);
+}
+
 void signed_in(session_self self, actors::caller c, std::string token_hash) {
   auto& st = self->state;
   st.authenticating = false;
@@ -275,6 +301,7 @@ void signed_in(session_self self, actors::caller c, std::string token_hash) {
           .field("status", *failed);
   });
   log::info("ws.signed_in").field("user_id", st.caller.user_id).field("connection", conn_id);
+  subscribe_to_agenda(self);
   send_frame(self, njson{{"ev", "ready"}, {"user_id", st.caller.user_id}}.dump());
   auto pending = std::move(st.pending);
   st.pending.clear();
@@ -289,6 +316,7 @@ void finish(session_self self) {
     if (joined) st.hubs->leave(room, st.conn->id());
   st.rooms.clear();
   if (st.authed) st.registry->remove(st.token_hash, self);
+  if (st.agenda) caf::anon_send(st.agenda, leave_atom::value, caf::actor_cast<caf::actor>(self));
   self->quit();
 }
 
@@ -341,6 +369,12 @@ ws_session_actor::behavior_type session_behavior(session_self self, std::shared_
         auto& st = self->state;
         if (!st.authed && !st.closed)
           close_with(self, close_policy, "authenticate within the time allowed");
+      },
+      [self](actors::meeting_event& ev) {
+        if (self->state.closed) return;
+        send_frame(
+            self,
+            njson{{"ev", "meeting"}, {"meeting_id", ev.meeting_id}, {"status", ev.status}}.dump());
       },
   };
 }

@@ -14,6 +14,8 @@
 //   the first acknowledgement again and no second message. A token bucket bounds sends per
 //   connection: beyond it, an error event with status 429.
 // - A frame that is not a JSON object closes with 1007; an unknown op gets an error event (400).
+// - Meeting requests and answers reach both parties: the session subscribes to the person's
+//   agenda and relays {"ev":"meeting","meeting_id","status"}.
 // - When the person's session ends (logout, password change, erasure), the connection gets
 //   {"ev":"session_ended","reason"} and is closed with 1008.
 
@@ -27,6 +29,7 @@
 
 #include <caf/typed_actor.hpp>
 
+#include "actors/agenda_actor.hpp"
 #include "actors/caller.hpp"
 #include "http/api.hpp"
 #include "http/room_hub.hpp"
@@ -45,7 +48,9 @@ using ws_session_actor =
                      // The session ended; the reason ("logout", "revoked", "erased").
                      caf::reacts_to<ended_atom, std::string>,
                      // The authentication deadline.
-                     caf::reacts_to<tick_atom>>;
+                     caf::reacts_to<tick_atom>,
+                     // From the person's agenda: a meeting was requested or answered.
+                     caf::reacts_to<actors::meeting_event>>;
 
 struct ws_protocol_settings {
   // A connection must be signed in this long after it opened.

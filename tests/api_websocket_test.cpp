@@ -325,6 +325,31 @@ BOOST_FIXTURE_TEST_CASE(presence_says_few_below_three_people_then_counts, ws_fix
   BOOST_TEST(p.at("count") == 3);
 }
 
+BOOST_FIXTURE_TEST_CASE(meeting_requests_and_answers_reach_both_parties, ws_fixture) {
+  auto [a_id, a_token] = new_user("a@example.test");
+  auto [b_id, b_token] = new_user("b@example.test");
+  auto ca = signed_in(a_token);
+  auto cb = signed_in(b_token);
+  auto m = http().post_json("/api/v1/meetings",
+                            {{"with_user_id", b_id},
+                             {"starts_at", "2026-11-28T14:00:00Z"},
+                             {"ends_at", "2026-11-28T14:30:00Z"}},
+                            a_token);
+  BOOST_REQUIRE_EQUAL(m.status, 201);
+  auto mid = m.json().at("meeting_id").get<std::string>();
+  for (auto* c : {&ca, &cb}) {
+    auto ev = c->next_ev("meeting");
+    BOOST_TEST(ev.at("meeting_id") == mid);
+    BOOST_TEST(ev.at("status") == "pending");
+  }
+  BOOST_REQUIRE_EQUAL(http().post("/api/v1/meetings/" + mid + "/accept", b_token).status / 100, 2);
+  for (auto* c : {&ca, &cb}) {
+    auto ev = c->next_ev("meeting");
+    BOOST_TEST(ev.at("meeting_id") == mid);
+    BOOST_TEST(ev.at("status") == "accepted");
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(protocol_hygiene)

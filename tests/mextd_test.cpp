@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,6 +20,7 @@
 
 #include "persistence/lmdb_store.hpp"
 #include "test_support.hpp"
+#include "tests/support/ws_client.hpp"
 
 using namespace mext;
 
@@ -299,5 +301,85 @@ BOOST_AUTO_TEST_CASE(uploads_up_to_max_file_bytes_pass_the_body_limit_and_larger
   BOOST_TEST(upload(2 * 1024 * 1024) == 201);
   BOOST_TEST(upload(3000001) == 413);
   BOOST_TEST(http_get(port, "/healthz").first == 200);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+}
+
+BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill) {
+  test::temp_dir dir;
+  auto data = (dir.path() / "var").string();
+  const std::vector<std::string> fast_senders{"--ws-send-rate", "100000", "--ws-send-burst",
+                                              "100000"};
+  auto args = [&](bool demo) {
+    std::vector<std::string> a{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http"};
+    if (demo) a.push_back("--demo");
+    a.insert(a.end(), fast_senders.begin(), fast_senders.end());
+    return a;
+  };
+  auto login = [](int port) {
+    auto r =
+        http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
+                     R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
+    BOOST_REQUIRE_EQUAL(r.first, 200);
+    return nlohmann::json::parse(r.second).at("token").get<std::string>();
+  };
+
+  std::string room;
+  std::set<std::string> acked;
+  {
+    mextd_process p{args(true)};
+    int port = p.wait_listening();
+    BOOST_REQUIRE(port > 0);
+    auto token = login(port);
+    auto exh = nlohmann::json::parse(http_get(port, "/api/v1/exhibitions").second)
+                   .at("items")[0]
+                   .at("exhibition_id")
+                   .get<std::string>();
+    room = nlohmann::json::parse(http_get(port, "/api/v1/exhibitions/" + exh + "/booths").second)
+               .at("items")[0]
+               .at("chat_room_id")
+               .get<std::string>();
+    test::ws_client::options o;
+    o.tls = false;
+    test::ws_client c{static_cast<uint16_t>(port), o};
+    c.auth(token);
+    // Everything is sent at once; the server is killed the moment 300 of 400 are acknowledged,
+    // with the rest still in flight.
+    for (int i = 0; i < 400; ++i)
+      c.send_json({{"op", "send"},
+                   {"room_id", room},
+                   {"text", "durable " + std::to_string(i)},
+                   {"client_msg_id", "k" + std::to_string(i)}});
+    while (acked.size() < 300) {
+      auto j = c.next();
+      if (j.at("ev") == "ack") acked.insert(j.at("message_id").get<std::string>());
+      BOOST_REQUIRE(j.at("ev") != "error");
+    }
+    BOOST_TEST(WIFSIGNALED(p.stop(SIGKILL)));
+  }
+  mextd_process p{args(false)};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  auto token = login(port);
+  std::set<std::string> stored, texts;
+  std::string before;
+  for (;;) {
+    auto page = http_request(port,
+                             "GET /api/v1/rooms/" + room + "/messages?limit=200" +
+                                 (before.empty() ? "" : "&before=" + before) +
+                                 " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
+                             "");
+    BOOST_REQUIRE_EQUAL(page.first, 200);
+    auto doc = nlohmann::json::parse(page.second);
+    for (auto& m : doc.at("items")) {
+      stored.insert(m.at("message_id").get<std::string>());
+      auto text = m.at("text").get<std::string>();
+      if (text.rfind("durable ", 0) == 0) BOOST_TEST(texts.insert(text).second, "twice: " << text);
+    }
+    if (doc.at("next_cursor").is_null()) break;
+    before = doc.at("next_cursor").get<std::string>();
+  }
+  std::size_t missing = 0;
+  for (auto& id : acked) missing += stored.count(id) == 0 ? 1 : 0;
+  BOOST_TEST(missing == 0u, missing << " of " << acked.size() << " acknowledged messages lost");
   BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
 }

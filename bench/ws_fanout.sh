@@ -1,0 +1,146 @@
+#!/usr/bin/env bash
+# WebSocket fan-out (issue 4): one room of 10, 100 and 1,000 members, offered message rates rising
+# until delivery p99 passes 1 s, against mextd, a Node `ws` broadcast server and a socket.io
+# server (bench/node/), plain and over TLS, with the same load generator (ws_fanout_load) in one
+# run. Then the server memory per connected idle client (1,000 of them, RSS before and after).
+#
+#   bench/ws_fanout.sh BUILD_DIR [STEP_S]      (STEP_S: seconds per rate step, default 5)
+#
+# Servers are pinned to core MEXT_BENCH_SERVER_CPU (0), the load generator to
+# MEXT_BENCH_CLIENT_CPU (1). mextd runs with --log-level warn, --rate-limit-rps 0 and a send rate
+# per connection high enough for one sender to drive the room; everything else is default,
+# including the bounded send queue per connection (a member that falls behind is closed, and the
+# step is then reported with its failed clients). Output: one JSON line per step and a summary.
+# Environment: MEXT_BENCH_SIZES (default "10 100 1000"), MEXT_BENCH_SERVERS (default
+# "mextd ws socketio"), MEXT_BENCH_TRANSPORTS (default "plain tls").
+set -euo pipefail
+
+[ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [STEP_S]" >&2; exit 2; }
+BUILD_DIR=$(cd "$1" && pwd)
+STEP=${2:-5}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+LOAD=$BUILD_DIR/bench/ws_fanout_load
+SERVER_CPU=${MEXT_BENCH_SERVER_CPU:-0}
+CLIENT_CPU=${MEXT_BENCH_CLIENT_CPU:-1}
+SIZES=${MEXT_BENCH_SIZES:-"10 100 1000"}
+SERVERS=${MEXT_BENCH_SERVERS:-"mextd ws socketio"}
+TRANSPORTS=${MEXT_BENCH_TRANSPORTS:-"plain tls"}
+[ -x "$LOAD" ] || { echo "missing $LOAD: build first (./dev.sh build)" >&2; exit 1; }
+command -v node >/dev/null || { echo "node is missing: ./dev.sh deps installs it" >&2; exit 1; }
+npm ci --prefix "$ROOT/bench/node" --no-audit --no-fund --loglevel=error >/dev/null
+ulimit -n 20000
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/mext-ws-bench.XXXXXX")
+PID=""
+cleanup() {
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT INT TERM
+
+rates_for() {  # offered messages/s per room size
+  case $1 in
+    10) echo "1000,2000,5000,10000,20000,40000" ;;
+    100) echo "200,500,1000,2000,5000,10000" ;;
+    *) echo "20,50,100,200,500,1000" ;;
+  esac
+}
+
+# start SERVER TRANSPORT: starts it pinned, sets PID and PORT (and TOKEN, ROOM for mextd).
+start() {
+  local server=$1 transport=$2 log=$TMP/$1-$2.log
+  rm -rf "$TMP/data"
+  mkdir -p "$TMP/data"
+  case $server in
+    mextd)
+      local flags=(--data-dir "$TMP/data" --listen 127.0.0.1:0 --demo --log-level warn
+        --rate-limit-rps 0 --ws-send-rate 1000000 --ws-send-burst 1000000)
+      [ "$transport" = plain ] && flags+=(--plain-http)
+      MEXT_ADMIN_EMAIL=admin@bench.invalid MEXT_ADMIN_PASSWORD=bench-admin-password-1234 \
+        taskset -c "$SERVER_CPU" "$BUILD_DIR/mextd" "${flags[@]}" >"$log" 2>&1 &
+      ;;
+    ws | socketio)
+      # The Node servers use a pair made by openssl for TLS.
+      if [ "$transport" = tls ] && [ ! -f "$TMP/tls/cert.pem" ]; then
+        mkdir -p "$TMP/tls"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+          -subj /CN=127.0.0.1 -keyout "$TMP/tls/key.pem" -out "$TMP/tls/cert.pem" 2>/dev/null
+      fi
+      local tls_arg=()
+      [ "$transport" = tls ] && tls_arg=("$TMP/tls")
+      taskset -c "$SERVER_CPU" node "$ROOT/bench/node/${server}_server.js" 0 "${tls_arg[@]}" \
+        >"$log" 2>&1 &
+      ;;
+  esac
+  PID=$!
+  for _ in $(seq 1 600); do
+    grep -q "^listening on" "$log" 2>/dev/null && break
+    sleep 0.1
+  done
+  PORT=$(grep -m1 "^listening on" "$log" | sed 's/.*://')
+  [ -n "$PORT" ] || { echo "$server did not start:"; cat "$log"; exit 1; }
+  if [ "$server" = mextd ]; then
+    local scheme=https
+    [ "$transport" = plain ] && scheme=http
+    TOKEN=$(curl -sk -X POST "$scheme://127.0.0.1:$PORT/api/v1/auth/login" \
+      -H 'Content-Type: application/json' \
+      -d '{"email":"admin@bench.invalid","password":"bench-admin-password-1234"}' |
+      sed 's/.*"token":"\([^"]*\)".*/\1/')
+    local exh
+    exh=$(curl -sk "$scheme://127.0.0.1:$PORT/api/v1/exhibitions" | sed 's/.*"exhibition_id":"\([^"]*\)".*/\1/')
+    ROOM=$(curl -sk "$scheme://127.0.0.1:$PORT/api/v1/exhibitions/$exh/booths" |
+      sed 's/.*"chat_room_id":"\([^"]*\)".*/\1/')
+  fi
+}
+
+stop() {
+  kill "$PID" 2>/dev/null || true
+  wait "$PID" 2>/dev/null || true
+  PID=""
+}
+
+protocol_of() {
+  case $1 in mextd) echo mext ;; ws) echo broadcast ;; *) echo socketio ;; esac
+}
+
+load_args() {  # load_args SERVER TRANSPORT
+  local a=(--port "$PORT" --protocol "$(protocol_of "$1")")
+  [ "$2" = tls ] && a+=(--tls)
+  [ "$1" = mextd ] && a+=(--token "$TOKEN" --room "$ROOM")
+  echo "${a[@]}"
+}
+
+echo "# ws fan-out, $(date -u), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+echo "# mextd $(git -C "$ROOT" describe --always --dirty 2>/dev/null), node $(node --version), step ${STEP}s"
+for transport in $TRANSPORTS; do
+  for server in $SERVERS; do
+    for size in $SIZES; do
+      start "$server" "$transport"
+      # shellcheck disable=SC2046
+      taskset -c "$CLIENT_CPU" "$LOAD" $(load_args "$server" "$transport") --members "$size" \
+        --rates "$(rates_for "$size")" --step-s "$STEP" | sed "s/^{/{\"server\":\"$server\",/" ||
+        echo "{\"server\":\"$server\",\"transport\":\"$transport\",\"members\":$size,\"error\":\"load generator failed\"}"
+      stop
+    done
+  done
+done
+
+echo "# memory per idle connected client (1,000 clients; RSS after - before, / 1,000)"
+for transport in $TRANSPORTS; do
+  for server in $SERVERS; do
+    start "$server" "$transport"
+    sleep 1
+    before=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+    fifo=$TMP/idle.out
+    # shellcheck disable=SC2046
+    taskset -c "$CLIENT_CPU" "$LOAD" $(load_args "$server" "$transport") --members 1000 \
+      --idle-s 8 >"$fifo" &
+    lpid=$!
+    for _ in $(seq 1 600); do grep -q "^idle" "$fifo" 2>/dev/null && break; sleep 0.1; done
+    sleep 3
+    after=$(awk '/VmRSS/ {print $2}' "/proc/$PID/status")
+    wait "$lpid" || true
+    echo "{\"server\":\"$server\",\"transport\":\"$transport\",\"idle_clients\":1000,\"rss_before_kib\":$before,\"rss_after_kib\":$after,\"kib_per_client\":$(awk "BEGIN {printf \"%.2f\", ($after - $before) / 1000}")}"
+    stop
+  done
+done
