@@ -12,7 +12,8 @@
 # including the bounded send queue per connection (a member that falls behind is closed, and the
 # step is then reported with its failed clients). Output: one JSON line per step and a summary.
 # Environment: MEXT_BENCH_SIZES (default "10 100 1000"), MEXT_BENCH_SERVERS (default
-# "mextd ws socketio"), MEXT_BENCH_TRANSPORTS (default "plain tls").
+# "mextd ws socketio"), MEXT_BENCH_TRANSPORTS (default "plain tls"), MEXT_BENCH_PARTS (default
+# "fanout memory").
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [STEP_S]" >&2; exit 2; }
@@ -25,6 +26,7 @@ CLIENT_CPU=${MEXT_BENCH_CLIENT_CPU:-1}
 SIZES=${MEXT_BENCH_SIZES:-"10 100 1000"}
 SERVERS=${MEXT_BENCH_SERVERS:-"mextd ws socketio"}
 TRANSPORTS=${MEXT_BENCH_TRANSPORTS:-"plain tls"}
+PARTS=${MEXT_BENCH_PARTS:-"fanout memory"}
 [ -x "$LOAD" ] || { echo "missing $LOAD: build first (./dev.sh build)" >&2; exit 1; }
 command -v node >/dev/null || { echo "node is missing: ./dev.sh deps installs it" >&2; exit 1; }
 npm ci --prefix "$ROOT/bench/node" --no-audit --no-fund --loglevel=error >/dev/null
@@ -113,6 +115,7 @@ load_args() {  # load_args SERVER TRANSPORT
 echo "# ws fan-out, $(date -u), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
 echo "# mextd $(git -C "$ROOT" describe --always --dirty 2>/dev/null), node $(node --version), step ${STEP}s"
 for transport in $TRANSPORTS; do
+  [[ " $PARTS " == *" fanout "* ]] || break
   for server in $SERVERS; do
     for size in $SIZES; do
       start "$server" "$transport"
@@ -125,6 +128,7 @@ for transport in $TRANSPORTS; do
   done
 done
 
+[[ " $PARTS " == *" memory "* ]] || exit 0
 echo "# memory per idle connected client (1,000 clients; RSS after - before, / 1,000)"
 for transport in $TRANSPORTS; do
   for server in $SERVERS; do

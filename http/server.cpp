@@ -583,8 +583,8 @@ class ws_session final : public session_base, public ws_connection {
     if (!ws_.is_message_done()) return read_next();
     auto text = beast::buffers_to_string(read_buffer_.data());
     read_buffer_.clear();
-    // An idle connection should not keep the largest message it ever read.
-    if (read_buffer_.capacity() > 4096) read_buffer_.shrink_to_fit();
+    // An idle connection keeps no read buffer: the next message allocates its own.
+    read_buffer_.shrink_to_fit();
     if (peer_) peer_->on_text(std::move(text));
     read_next();
   }

@@ -291,6 +291,8 @@ void signed_in(session_self self, actors::caller c, std::string token_hash) {
   std::string screen;
   if (auto s = st.upgrade.query_param("screen"); s && valid_screen(*s)) screen = *s;
   auto entry = connection_entry_of(st.upgrade, st.a->sessions->settings(), "websocket", screen);
+  // The request's headers served their purpose; an idle connection should not keep them.
+  st.upgrade = request{};
   auto user_id = st.caller.user_id;
   auto conn_id = st.conn->id();
   record_connection(st.a, user_id, std::move(entry), [user_id, conn_id](std::optional<int> failed) {

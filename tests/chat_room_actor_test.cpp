@@ -303,6 +303,45 @@ BOOST_AUTO_TEST_CASE(history_pages_with_before_and_limit) {
   BOOST_CHECK(history(booth_room, c, 0, 200));
 }
 
+BOOST_AUTO_TEST_CASE(catch_up_pages_go_oldest_first_after_a_message_until_complete) {
+  BOOST_REQUIRE(create_booth_room(booth_room));
+  std::vector<std::string> ids;
+  for (int i = 1; i <= 7; ++i) {
+    auto p = post(booth_room, alice, msg("m" + std::to_string(i), "k" + std::to_string(i)));
+    BOOST_REQUIRE(p);
+    ids.push_back(p->message_id);
+  }
+  auto c = user(bob);
+  auto p1 = ask<catch_up_page>(booth_room, catch_up_atom::value, c, ids[1], uint32_t{3});
+  BOOST_REQUIRE(p1);
+  BOOST_TEST(p1->after_number == 2u);
+  BOOST_REQUIRE_EQUAL(p1->items.size(), 3u);
+  BOOST_TEST(p1->items[0].number == 3u);
+  BOOST_TEST(p1->items[2].text == "m5");
+  BOOST_TEST(!p1->complete);
+  auto p2 = ask<catch_up_page>(booth_room, catch_up_atom::value, c, p1->items.back().message_id,
+                               uint32_t{3});
+  BOOST_REQUIRE(p2);
+  BOOST_REQUIRE_EQUAL(p2->items.size(), 2u);
+  BOOST_TEST(p2->items[1].number == 7u);
+  BOOST_TEST(p2->complete);
+  // After the newest message: nothing, and complete.
+  auto none = ask<catch_up_page>(booth_room, catch_up_atom::value, c, ids.back(), uint32_t{3});
+  BOOST_REQUIRE(none);
+  BOOST_TEST(none->items.empty());
+  BOOST_TEST(none->complete);
+  BOOST_TEST(none->after_number == 7u);
+  BOOST_TEST(fails_with(
+      ask<catch_up_page>(booth_room, catch_up_atom::value, c, std::string{"nope"}, uint32_t{3}),
+      errc::not_found));
+  BOOST_TEST(fails_with(
+      ask<catch_up_page>(booth_room, catch_up_atom::value, c, ids[0], uint32_t{0}),
+      errc::invalid_argument));
+  BOOST_TEST(fails_with(ask<catch_up_page>(booth_room, catch_up_atom::value, caller{}, ids[0],
+                                           uint32_t{3}),
+                        errc::unauthenticated));
+}
+
 BOOST_AUTO_TEST_CASE(text_must_be_valid_utf8_within_4000_bytes_and_key_1_to_64) {
   BOOST_REQUIRE(create_booth_room(booth_room));
   auto bad = [&](std::string text, std::string key = "k", std::string file = {}) {
