@@ -6,6 +6,7 @@
 #include <cctype>
 #include <deque>
 #include <exception>
+#include <functional>
 #include <latch>
 #include <mutex>
 #include <stdexcept>
@@ -405,6 +406,126 @@ class pending_response {
   std::atomic<bool> answered_{false};
 };
 
+// The next layer of a WebSocket stream, gathering its writes: a frame written while a flush is
+// in flight waits in `pending_` and leaves with the next flush, so a fan-out burst costs one TLS
+// record and one syscall per connection instead of one per frame. Writes complete as soon as
+// their bytes are taken; past `cap` pending bytes they wait for the flush, so a client that does
+// not read still fills the connection's send queue and is closed for it.
+template <class Next>
+class corked_stream {
+ public:
+  using executor_type = typename Next::executor_type;
+  using next_layer_type = Next;
+  static constexpr std::size_t cap = 64 * 1024;
+
+  template <class... Args>
+  explicit corked_stream(Args&&... args) : next_(std::forward<Args>(args)...) {}
+
+  executor_type get_executor() noexcept { return next_.get_executor(); }
+  Next& next_layer() noexcept { return next_; }
+  const Next& next_layer() const noexcept { return next_; }
+
+  // What keeps the owner alive while a flush is in flight (the owner holds this stream).
+  void keep_alive_with(std::function<std::shared_ptr<void>()> f) { keep_alive_ = std::move(f); }
+
+  template <class MutableBuffers, class Handler>
+  auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
+    return next_.async_read_some(buffers, std::forward<Handler>(handler));
+  }
+
+  template <class ConstBuffers, class Handler>
+  auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    return net::async_initiate<Handler, void(beast::error_code, std::size_t)>(
+        [this](auto h, const ConstBuffers& b) {
+          const auto n = net::buffer_size(b);
+          if (error_) return complete(std::move(h), error_, 0);
+          if (flushing_ && pending_.size() >= cap) {
+            // Back-pressure: this write waits for the flush in flight.
+            auto held = std::make_shared<decltype(h)>(std::move(h));
+            waiting_ = [this, held, b, n] {
+              if (error_) return complete(std::move(*held), error_, 0);
+              append(b);
+              complete(std::move(*held), {}, n);
+            };
+            return;
+          }
+          append(b);
+          complete(std::move(h), {}, n);
+          if (!flushing_) flush();
+        },
+        handler, buffers);
+  }
+
+  // Runs f once everything taken so far is written (or failed).
+  void after_flush(std::function<void()> f) {
+    if (!flushing_ && pending_.empty()) return net::post(get_executor(), std::move(f));
+    after_flush_.push_back(std::move(f));
+  }
+
+ private:
+  template <class H>
+  void complete(H&& h, beast::error_code ec, std::size_t n) {
+    net::post(get_executor(), beast::bind_front_handler(std::forward<H>(h), ec, n));
+  }
+
+  template <class ConstBuffers>
+  void append(const ConstBuffers& b) {
+    const auto old = pending_.size();
+    pending_.resize(old + net::buffer_size(b));
+    net::buffer_copy(net::buffer(pending_.data() + old, pending_.size() - old), b);
+  }
+
+  void flush() {
+    flushing_ = true;
+    inflight_.swap(pending_);
+    pending_.clear();
+    net::async_write(next_, net::buffer(inflight_),
+                     [this, keep = keep_alive_ ? keep_alive_() : nullptr](
+                         beast::error_code ec, std::size_t) { on_flushed(ec); });
+  }
+
+  void on_flushed(beast::error_code ec) {
+    flushing_ = false;
+    inflight_.clear();
+    // A connection that was busy once should not keep a large buffer while idle.
+    if (inflight_.capacity() > cap) inflight_.shrink_to_fit();
+    if (ec) error_ = ec;
+    if (auto w = std::move(waiting_)) {
+      waiting_ = nullptr;
+      w();
+    }
+    if (!error_ && !pending_.empty()) return flush();
+    auto done = std::move(after_flush_);
+    after_flush_.clear();
+    for (auto& f : done) f();
+  }
+
+  Next next_;
+  std::vector<unsigned char> pending_, inflight_;
+  bool flushing_ = false;
+  beast::error_code error_;
+  std::function<void()> waiting_;
+  std::vector<std::function<void()>> after_flush_;
+  std::function<std::shared_ptr<void>()> keep_alive_;
+};
+
+// The closing handshake tears the connection down through the corked layer: what is still
+// pending (the close frame itself) is written first.
+template <class Next, class Handler>
+void async_teardown(beast::role_type role, corked_stream<Next>& s, Handler&& handler) {
+  auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
+  s.after_flush([role, &s, held] {
+    using boost::beast::websocket::async_teardown;
+    async_teardown(role, s.next_layer(), std::move(*held));
+  });
+}
+
+template <class Next>
+void teardown(beast::role_type role, corked_stream<Next>& s, beast::error_code& ec) {
+  using boost::beast::websocket::teardown;
+  teardown(role, s.next_layer(), ec);
+}
+
 // What the application holds of an upgraded connection: a handle that reaches the connection
 // only while it is open. The connection detaches it when it ends, so that no send or close from
 // an actor can touch the connection (or post to the I/O context) after the server let it go,
@@ -518,6 +639,9 @@ class ws_session final : public session_base, public ws_connection {
   beast::tcp_stream& lowest() { return beast::get_lowest_layer(ws_); }
 
   void accept() {
+    ws_.next_layer().keep_alive_with([self = std::weak_ptr<session_base>(self_ptr())] {
+      return std::shared_ptr<void>(self.lock());
+    });
     // The WebSocket stream keeps its own timers; the TCP stream's would cut idle connections.
     lowest().expires_never();
     websocket::stream_base::timeout t{};
@@ -668,7 +792,7 @@ class ws_session final : public session_base, public ws_connection {
   std::shared_ptr<shared_state> state_;
   const ws_settings& settings_;
   const uint64_t id_;
-  websocket::stream<Stream> ws_;
+  websocket::stream<corked_stream<Stream>> ws_;
   const net::any_io_executor executor_;
   request req_;
   bhttp::request<bhttp::string_body> upgrade_;
