@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config make
   libcaf-dev capnproto libcapnp-dev liblmdb-dev libssl-dev openssl
-  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev curl nodejs npm)
+  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev libmaxminddb-dev curl nodejs npm)
 
 # Packages a command on the PATH may stand for: NodeSource's nodejs, for one, bundles npm and
 # conflicts with Debian's npm package.

@@ -402,7 +402,9 @@ actors::connection_entry connection_entry_of(const request& req, const auth_sett
   e.at_ms = actors::now_ms();
   e.kind = std::move(kind);
   e.ip = std::move(addr.ip);
-  e.isp = "unknown";  // a MaxMind-format ISP database (libmaxminddb) comes later
+  std::optional<std::string> isp;
+  if (settings.isp) isp = settings.isp->lookup(e.ip);
+  e.isp = isp.value_or("unknown");
   e.proxies = std::move(addr.proxies);
   e.referrer = referrer_of(req);
   e.device_type = ua.device_type;

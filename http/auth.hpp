@@ -24,6 +24,7 @@
 #include "actors/caller.hpp"
 #include "actors/engine.hpp"
 #include "http/api.hpp"
+#include "http/isp_database.hpp"
 #include "http/server.hpp"
 
 namespace mext::http {
@@ -46,6 +47,8 @@ struct auth_settings {
   std::chrono::seconds forget_failures_after{3600};
   // Connection-log entries older than this are purged (on each login of the person).
   std::chrono::hours connection_retention{24 * 365};
+  // ISP of client addresses for connection records; null records "unknown".
+  std::shared_ptr<const isp_database> isp;
   // The blocklist of common passwords (one a line, '#' comments). Empty: common-passwords.txt
   // next to the running binary, else the one in the source tree this was built from.
   std::filesystem::path common_passwords_file;

@@ -159,6 +159,11 @@ int run(const http::mextd_settings& s) {
   auth.max_delay = std::chrono::seconds{s.login_max_delay_s};
   auth.trusted_proxies = s.trusted_proxies;
   auth.common_passwords_file = s.common_passwords_file;
+  if (!s.isp_database.empty()) {
+    auto isp = http::isp_database::open(s.isp_database);
+    if (!isp) return fail("mextd.isp_database", isp.error());
+    auth.isp = std::move(*isp);
+  }
   auth.connection_retention =
       std::chrono::hours(24) * static_cast<int64_t>(s.connection_log_retention_days);
   auto sessions = http::session_store::open(sys, **eng, auth);

@@ -318,6 +318,13 @@ const std::vector<option>& options() {
          s.trusted_proxies = std::move(blocks);
          return caf::error{};
        }},
+      {"isp-database", "FILE", "none (ISP \"unknown\")",
+       "MaxMind-format database (.mmdb, ISP or ASN) giving the ISP of connection records",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--isp-database: empty path");
+         s.isp_database = resolve(base, v);
+         return caf::error{};
+       }},
       {"common-passwords-file", "FILE", "the shipped list",
        "blocklist of common passwords, one a line ('#' comments)",
        [](mextd_settings& s, std::string_view v, const fs::path& base) {

@@ -57,6 +57,7 @@ struct mextd_settings {
   uint32_t login_max_delay_s = 900;             // delays never grow beyond this
   std::vector<std::string> trusted_proxies;     // peers whose Forwarded/X-Forwarded-For count
   std::filesystem::path common_passwords_file;  // empty: the list shipped with the project
+  std::filesystem::path isp_database;           // MaxMind-format .mmdb; empty: ISP "unknown"
   // WebSocket (http/server.hpp ws_settings, http/ws_session_actor.hpp, http/room_hub.hpp).
   uint32_t ws_max_message_bytes = 16 * 1024;  // larger client messages close with 1009
   uint32_t ws_queue_max_messages = 4096;      // a send queue past this closes with 1008

@@ -2,6 +2,8 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <map>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -14,6 +16,7 @@
 #include "http/auth.hpp"
 #include "http/user_agent.hpp"
 #include "tests/support/api_fixture.hpp"
+#include "tests/support/mmdb_writer.hpp"
 
 namespace {
 
@@ -90,6 +93,22 @@ struct proxied_fixture : api_fixture {
     return o;
   }
   proxied_fixture() : api_fixture(options_for_test()) {}
+};
+
+// A trusted proxy in front, and an ISP database that knows the forwarded client's network.
+struct isp_fixture : api_fixture {
+  static api_fixture_options options_for_test() {
+    static mext::test::temp_dir isp_dir;
+    auto file = isp_dir.path() / "isp.mmdb";
+    mext::test::write_isp_mmdb(file, {{"203.0.113.0/24", "Example Transit"}});
+    api_fixture_options o;
+    o.auth.trusted_proxies = {"127.0.0.0/8"};
+    auto db = http::isp_database::open(file);
+    if (!db) throw std::runtime_error(detail_of(db.error()));
+    o.auth.isp = *db;
+    return o;
+  }
+  isp_fixture() : api_fixture(options_for_test()) {}
 };
 
 struct short_session_fixture : api_fixture {
@@ -556,6 +575,25 @@ BOOST_FIXTURE_TEST_CASE(a_trusted_proxy_forwards_the_client_address, proxied_fix
   BOOST_TEST(entries[0].ip == "203.0.113.50");
   BOOST_TEST((entries[0].proxies == std::vector<std::string>{"10.1.2.3", "127.0.0.1"}));
   BOOST_TEST(entries[0].device_type == "unknown");
+}
+
+BOOST_FIXTURE_TEST_CASE(the_isp_of_the_client_address_is_looked_up_in_the_isp_database,
+                        isp_fixture) {
+  auto id = register_user("isp@example.test", strong_password, "Is", "Pee");
+  auto known =
+      http().post_json("/api/v1/auth/login", credentials("isp@example.test", strong_password), "",
+                       {{"X-Forwarded-For", "203.0.113.50"}});
+  BOOST_TEST_REQUIRE(known.status == 200);
+  auto other =
+      http().post_json("/api/v1/auth/login", credentials("isp@example.test", strong_password), "",
+                       {{"X-Forwarded-For", "192.0.2.9"}});
+  BOOST_TEST_REQUIRE(other.status == 200);
+  auto entries = connection_log(*this, id);
+  BOOST_TEST_REQUIRE(entries.size() == 2u);
+  std::map<std::string, std::string> isp_by_ip;
+  for (auto& e : entries) isp_by_ip[e.ip] = e.isp;
+  BOOST_TEST(isp_by_ip["203.0.113.50"] == "Example Transit");
+  BOOST_TEST(isp_by_ip["192.0.2.9"] == "unknown");
 }
 
 // -- durability and expiry ------------------------------------------------------------------------
