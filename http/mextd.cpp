@@ -31,6 +31,7 @@
 #include "http/server.hpp"
 #include "http/settings.hpp"
 #include "http/tls.hpp"
+#include "http/ws_session_actor.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/ids.hpp"
 #include "persistence/log.hpp"
@@ -207,6 +208,9 @@ int run(const http::mextd_settings& s) {
   log::info("mextd.stopping").field("signal", sig);
   srv.stop();
   a->hubs->stop_all();
+  // Every connection is closed: their session actors end before the engine does.
+  if (!a->ws->wait_until_none_alive(std::chrono::seconds(5)))
+    log::warn("mextd.ws_sessions_still_alive");
   stop_sweeps.stop(sys);
   (*eng)->stop();
   log::info("mextd.stopped");

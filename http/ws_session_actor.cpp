@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <deque>
+#include <thread>
 #include <utility>
 
 #include <caf/all.hpp>
@@ -39,6 +40,15 @@ void ws_sessions::end(const std::string& token_hash, const std::string& reason) 
   auto it = by_token_.find(token_hash);
   if (it == by_token_.end()) return;
   for (auto& s : it->second) caf::anon_send(s, ended_atom::value, reason);
+}
+
+bool ws_sessions::wait_until_none_alive(std::chrono::milliseconds timeout) const {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (alive_.load() > 0) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
 }
 
 std::size_t ws_sessions::size() const {
@@ -334,6 +344,8 @@ ws_session_actor::behavior_type session_behavior(session_self self, std::shared_
   st.settings = settings;
   st.conn = std::move(conn);
   st.upgrade = std::move(upgrade);
+  st.registry->actor_started();
+  self->attach_functor([registry = st.registry] { registry->actor_ended(); });
   if (request_token(st.upgrade)) authenticate_with(self, st.upgrade);
   self->delayed_send(self, settings.auth_timeout, tick_atom::value);
   return {

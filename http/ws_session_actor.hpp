@@ -19,6 +19,7 @@
 // - When the person's session ends (logout, password change, erasure), the connection gets
 //   {"ev":"session_ended","reason"} and is closed with 1008.
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <memory>
@@ -73,7 +74,15 @@ class ws_sessions {
   void end(const std::string& token_hash, const std::string& reason);
   std::size_t size() const;
 
+  // Session actors alive, signed in or not. The server's stop ends every connection and so every
+  // session actor; waiting for none to be left before the engine stops keeps a session from
+  // asking an engine that is gone. False when some are still alive after `timeout`.
+  bool wait_until_none_alive(std::chrono::milliseconds timeout) const;
+  void actor_started() { alive_.fetch_add(1); }
+  void actor_ended() { alive_.fetch_sub(1); }
+
  private:
+  std::atomic<int64_t> alive_{0};
   mutable std::mutex mu_;
   std::unordered_map<std::string, std::vector<ws_session_actor>> by_token_;
 };

@@ -13,6 +13,7 @@
 #include "http/room_hub.hpp"
 #include "http/routes.hpp"
 #include "http/tls.hpp"
+#include "http/ws_session_actor.hpp"
 #include "persistence/log.hpp"
 
 namespace mext::test {
@@ -94,6 +95,7 @@ void api_fixture::stop() {
   client_.reset();
   if (srv) srv->stop();
   if (a && a->hubs) a->hubs->stop_all();
+  if (a && a->ws) a->ws->wait_until_none_alive(std::chrono::seconds(5));
   srv.reset();
   routes.reset();
   a.reset();
