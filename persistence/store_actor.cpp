@@ -19,7 +19,9 @@ struct store_state {
   std::shared_ptr<lmdb_store> store;
   commit_settings settings;
   std::vector<pending_write> pending;
-  bool flush_scheduled = false;
+  // A flush_atom is on its way through the mailbox. A batch that fills up commits at once and
+  // leaves it there: it then serves the next batch instead of committing a short one of its own.
+  bool flush_queued = false;
   store_stats stats;
   static inline const char* name = "store_actor";
 };
@@ -28,7 +30,6 @@ using store_self = store_actor::stateful_pointer<store_state>;
 
 void flush(store_self self) {
   auto& st = self->state;
-  st.flush_scheduled = false;
   if (st.pending.empty()) return;
   std::vector<pending_write> batch;
   batch.swap(st.pending);
@@ -74,8 +75,8 @@ store_actor::behavior_type store_behavior(store_self self, std::shared_ptr<lmdb_
         st.pending.push_back({std::move(item), rp});
         if (st.pending.size() >= st.settings.batch_max) {
           flush(self);
-        } else if (!st.flush_scheduled) {
-          st.flush_scheduled = true;
+        } else if (!st.flush_queued) {
+          st.flush_queued = true;
           // A message to self lands behind every commit already in the mailbox: they all join
           // this batch. With max_wait, later arrivals join too.
           if (st.settings.max_wait.count() > 0)
@@ -85,7 +86,10 @@ store_actor::behavior_type store_behavior(store_self self, std::shared_ptr<lmdb_
         }
         return rp;
       },
-      [=](flush_atom) { flush(self); },
+      [=](flush_atom) {
+        self->state.flush_queued = false;
+        flush(self);
+      },
       [=](stats_atom) { return self->state.stats; },
   };
 }
