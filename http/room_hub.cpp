@@ -82,6 +82,14 @@ struct hub_state {
   std::unordered_map<uint64_t, member_state> members;
   bool presence_due = false;
   int64_t presence_sent = -1;
+  // Room events serialised and not yet handed out, in the room's order.
+  struct batched {
+    frame bytes;
+    bool is_message = false;
+    uint64_t number = 0;
+  };
+  std::vector<batched> batch;
+  bool flush_queued = false;
 
   static inline const char* name = "room_hub";
 };
@@ -187,13 +195,31 @@ void fail_all(hub_self self, int status, const std::string& detail) {
 void on_event(hub_self self, const actors::room_event& ev) {
   auto& st = self->state;
   const bool is_message = ev.kind == "message";
-  auto f = share(is_message ? message_frame(st.room_id, ev.message)
-                            : deleted_frame(st.room_id, ev.message.message_id));
+  st.batch.push_back({share(is_message ? message_frame(st.room_id, ev.message)
+                                       : deleted_frame(st.room_id, ev.message.message_id)),
+                      is_message, ev.message.number});
+  // Behind every event already in the mailbox: they all join this batch.
+  if (!st.flush_queued) {
+    st.flush_queued = true;
+    self->send(self, flush_atom::value);
+  }
+}
+
+void flush_batch(hub_self self) {
+  auto& st = self->state;
+  st.flush_queued = false;
+  if (st.batch.empty()) return;
+  std::vector<frame> frames;
+  frames.reserve(st.batch.size());
   std::vector<uint64_t> gone;
   for (auto& [id, m] : st.members) {
-    if (is_message && (m.catching_up || ev.message.number <= m.delivered_upto)) continue;
-    if (!m.conn->send(f)) gone.push_back(id);
+    frames.clear();
+    for (auto& b : st.batch)
+      if (!b.is_message || (!m.catching_up && b.number > m.delivered_upto))
+        frames.push_back(b.bytes);
+    if (!frames.empty() && !m.conn->send_many(frames)) gone.push_back(id);
   }
+  st.batch.clear();
   for (auto id : gone) drop_member(self, id);
   if (!gone.empty()) presence_changed(self);
 }
@@ -244,6 +270,7 @@ room_hub_actor::behavior_type hub_behavior(hub_self self, std::string room_id,
         if (st.members.erase(conn_id) > 0) presence_changed(self);
       },
       [self](actors::room_event& ev) { on_event(self, ev); },
+      [self](flush_atom) { flush_batch(self); },
       [self](tick_atom) {
         auto& st = self->state;
         st.presence_due = false;

@@ -5,6 +5,9 @@
 // once per presence interval, and below `presence_exact_from` people as "few", so that a crowd
 // arriving at once does not flood everyone and a lone visitor cannot be singled out.
 //
+// Events are batched: every room event waiting in the hub's mailbox is serialised, then each
+// member gets all of its frames in one hand-over (one wake-up of its writer).
+//
 // A member joining "after" a message id first gets every message posted after that one, page by
 // page (the room's catch-up), then live events. The room answers a page before it broadcasts any
 // message the page does not hold (answers and broadcasts leave it in commit order), and the hub
@@ -50,7 +53,8 @@ using room_hub_actor =
     caf::typed_actor<caf::reacts_to<add_atom, hub_member>,   // a connection joins
                      caf::reacts_to<remove_atom, uint64_t>,  // a connection (by id) leaves
                      caf::reacts_to<actors::room_event>,     // from the chat room
-                     caf::reacts_to<tick_atom>>;             // presence is due
+                     caf::reacts_to<tick_atom>,              // presence is due
+                     caf::reacts_to<flush_atom>>;            // hand out the batched events
 
 struct hub_settings {
   // Presence goes out at most this often per room.

@@ -538,6 +538,10 @@ class ws_handle final : public ws_connection {
     std::lock_guard<std::mutex> lock(mu_);
     return target_ != nullptr && target_->send(std::move(text));
   }
+  bool send_many(const std::vector<std::shared_ptr<const std::string>>& texts) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return target_ != nullptr && target_->send_many(texts);
+  }
   void close(uint16_t code, std::string reason) override {
     std::lock_guard<std::mutex> lock(mu_);
     if (target_ != nullptr) target_->close(code, std::move(reason));
@@ -591,10 +595,16 @@ class ws_session final : public session_base, public ws_connection {
 
   bool send(std::shared_ptr<const std::string> text) override {
     if (!text) return false;
+    return send_many({std::move(text)});
+  }
+
+  bool send_many(const std::vector<std::shared_ptr<const std::string>>& texts) override {
+    std::size_t bytes = 0;
+    for (auto& t : texts) bytes += t ? t->size() : 0;
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (refusing_) return false;
-    if (queue_.size() + 1 > settings_.queue_max_messages ||
-        queued_bytes_ + text->size() > settings_.queue_max_bytes) {
+    if (queue_.size() + texts.size() > settings_.queue_max_messages ||
+        queued_bytes_ + bytes > settings_.queue_max_bytes) {
       // Too slow a reader: what waits is dropped now, so its memory is freed at once.
       refusing_ = true;
       queue_.clear();
@@ -607,8 +617,11 @@ class ws_session final : public session_base, public ws_connection {
       });
       return false;
     }
-    queued_bytes_ += text->size();
-    queue_.push_back(std::move(text));
+    for (auto& t : texts) {
+      if (!t) continue;
+      queued_bytes_ += t->size();
+      queue_.push_back(t);
+    }
     if (!drain_posted_) {
       drain_posted_ = true;
       net::post(executor_, [self = self_ptr()] { self->write_next(); });

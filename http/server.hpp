@@ -70,6 +70,9 @@ class ws_connection {
   // serialises a message once). False when the connection is closing or closed; a send that
   // would pass the queue's limits (ws_settings) closes the connection with 1008 and frees it.
   virtual bool send(std::shared_ptr<const std::string> text) = 0;
+  // Queues several frames at once, in order (one lock, one wake-up of the writer); false like
+  // send, and the queue's limits apply to all of them together.
+  virtual bool send_many(const std::vector<std::shared_ptr<const std::string>>& texts) = 0;
   // Sends a close frame with this code after what is queued, then ends the connection.
   virtual void close(uint16_t code, std::string reason) = 0;
   // Unique among the server's connections.
