@@ -54,46 +54,6 @@ bool is_child_id(const std::string& id, std::string_view owner_kind, std::string
   return rest.substr(0, kind.size() + 1) == std::string{kind} + "_";
 }
 
-response not_found(std::string what) {
-  return problem(404, "Not Found", "no such " + std::move(what));
-}
-
-std::string base64url(std::string_view in) {
-  static constexpr char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    buf = (buf << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += abc[(buf >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0) out += abc[(buf << (6 - bits)) & 0x3f];
-  return out;
-}
-
-std::optional<std::string> unbase64url(std::string_view in) {
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    auto p =
-        std::string_view{"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"}.find(
-            c);
-    if (p == std::string_view::npos) return std::nullopt;
-    buf = (buf << 6) | static_cast<uint32_t>(p);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  return out;
-}
-
 njson session_json(const actors::session_view& s) {
   return njson{{"session_id", s.session_id},
                {"exhibition_id", s.exhibition_id},

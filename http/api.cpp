@@ -187,4 +187,46 @@ std::string format_rfc3339(int64_t ms) {
   return buf;
 }
 
+response not_found(std::string what) {
+  return problem(404, "Not Found", "no such " + std::move(what));
+}
+
+namespace {
+constexpr std::string_view base64url_alphabet =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+}  // namespace
+
+std::string base64url(std::string_view in) {
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (unsigned char c : in) {
+    buf = (buf << 8) | c;
+    bits += 8;
+    while (bits >= 6) {
+      bits -= 6;
+      out += base64url_alphabet[(buf >> bits) & 0x3f];
+    }
+  }
+  if (bits > 0) out += base64url_alphabet[(buf << (6 - bits)) & 0x3f];
+  return out;
+}
+
+std::optional<std::string> unbase64url(std::string_view in) {
+  std::string out;
+  uint32_t buf = 0;
+  int bits = 0;
+  for (char c : in) {
+    auto v = base64url_alphabet.find(c);
+    if (v == std::string_view::npos) return std::nullopt;
+    buf = (buf << 6) | static_cast<uint32_t>(v);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out += static_cast<char>((buf >> bits) & 0xff);
+    }
+  }
+  return out;
+}
+
 }  // namespace mext::http

@@ -84,6 +84,13 @@ caf::expected<int64_t> parse_rfc3339(std::string_view text);
 // ms since epoch as RFC 3339 UTC with a Z ("2026-11-28T10:00:00Z"; milliseconds when non-zero).
 std::string format_rfc3339(int64_t ms);
 
+// 404 problem+json "no such <what>".
+response not_found(std::string what);
+
+// Opaque page cursors: an id as unpadded base64url, and back (nothing for a malformed cursor).
+std::string base64url(std::string_view in);
+std::optional<std::string> unbase64url(std::string_view in);
+
 // -- calling actors ---------------------------------------------------------------------------
 
 // Answers with the error's status and detail as problem+json.

@@ -58,60 +58,11 @@ bool may_see_reps(const caller& c, const std::string& organization_id) {
   return c.admin || c.represents(organization_id);
 }
 
-response not_found(std::string what) {
-  return problem(404, "Not Found", "no such " + std::move(what));
-}
-
 response forbidden(std::string detail) {
   return problem(403, "Forbidden", std::move(detail));
 }
 
 // -- paging -----------------------------------------------------------------------------------
-
-std::string base64url(std::string_view in) {
-  static constexpr char abc[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (unsigned char c : in) {
-    buf = (buf << 8) | c;
-    bits += 8;
-    while (bits >= 6) {
-      bits -= 6;
-      out += abc[(buf >> bits) & 0x3f];
-    }
-  }
-  if (bits > 0) out += abc[(buf << (6 - bits)) & 0x3f];
-  return out;
-}
-
-std::optional<std::string> unbase64url(std::string_view in) {
-  std::string out;
-  uint32_t buf = 0;
-  int bits = 0;
-  for (char c : in) {
-    int v;
-    if (c >= 'A' && c <= 'Z')
-      v = c - 'A';
-    else if (c >= 'a' && c <= 'z')
-      v = c - 'a' + 26;
-    else if (c >= '0' && c <= '9')
-      v = c - '0' + 52;
-    else if (c == '-')
-      v = 62;
-    else if (c == '_')
-      v = 63;
-    else
-      return std::nullopt;
-    buf = (buf << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out += static_cast<char>((buf >> bits) & 0xff);
-    }
-  }
-  return out;
-}
 
 struct page_request {
   std::size_t limit = default_page;
