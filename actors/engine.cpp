@@ -14,13 +14,21 @@ caf::expected<std::unique_ptr<engine>> engine::start(caf::actor_system& sys, eng
   if (options.store.dir.empty()) options.store.dir = options.data_dir / "lmdb";
   auto store = persistence::lmdb_store::open(options.store);
   if (!store) return store.error();
-  auto sealer = persistence::plain_field_sealer::open_in(options.data_dir);
-  if (!sealer) return sealer.error();
+  std::shared_ptr<persistence::field_sealer> sealer;
+  if (options.seal_personal_data) {
+    auto keyed = persistence::keyed_field_sealer::open_in(options.data_dir, options.keys);
+    if (!keyed) return keyed.error();
+    sealer = std::move(*keyed);
+  } else {
+    auto plain = persistence::plain_field_sealer::open_in(options.data_dir);
+    if (!plain) return plain.error();
+    sealer = std::move(*plain);
+  }
   std::unique_ptr<engine> out{new engine};
   out->sys_ = &sys;
   out->rt_ = std::make_shared<runtime>();
   out->rt_->store = std::shared_ptr<persistence::lmdb_store>(std::move(*store));
-  out->rt_->sealer = std::move(*sealer);
+  out->rt_->sealer = std::move(sealer);
   out->rt_->settings = options.entities;
   out->rt_->writer = persistence::spawn_store_actor(sys, out->rt_->store, options.commit);
   out->directory_ = spawn_directory(sys, out->rt_, std::move(factories));

@@ -21,6 +21,10 @@ struct engine_options {
   persistence::store_settings store;  // store.dir defaults to <data_dir>/lmdb
   persistence::commit_settings commit;
   entity_settings entities;
+  persistence::key_store_settings keys;
+  // Personal values sealed under each person's key (envelope v1). Only the sealing benchmark
+  // turns it off, to measure what sealing costs.
+  bool seal_personal_data = true;
 };
 
 class engine {

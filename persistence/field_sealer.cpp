@@ -12,12 +12,25 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include "persistence/aead.hpp"
 #include "persistence/errors.hpp"
 
 namespace mext::persistence {
 namespace {
 
 constexpr char envelope_plain = 0x00;
+constexpr char envelope_gcm = 0x01;
+
+std::string associated_data(std::string_view context_id, std::string_view subject_id) {
+  std::string ad{context_id};
+  ad += '\0';
+  ad += subject_id;
+  return ad;
+}
+
+std::string_view key_view(const data_key& key) {
+  return {reinterpret_cast<const char*>(key.data()), key.size()};
+}
 
 caf::error errno_error(const std::string& what) {
   return make_error(errc::storage_failed, what + ": " + std::strerror(errno));
@@ -112,6 +125,60 @@ std::string plain_field_sealer::blind_index(std::string_view domain, std::string
     throw std::runtime_error("HMAC failed");
   }
   return std::string(reinterpret_cast<char*>(mac), len);
+}
+
+caf::error plain_field_sealer::forget(std::string_view) {
+  return make_error(errc::internal, "the plain envelope has no key to destroy");
+}
+
+caf::expected<std::shared_ptr<keyed_field_sealer>> keyed_field_sealer::open_in(
+    const std::filesystem::path& data_dir, key_store_settings settings) {
+  auto index = load_or_create_key_file(data_dir / "keys" / "index.key", 32);
+  if (!index) return index.error();
+  auto keys = key_store::open(data_dir / "keys", settings);
+  if (!keys) return keys.error();
+  auto out = std::make_shared<keyed_field_sealer>();
+  out->index_.index_key_ = std::move(*index);
+  out->keys_ = std::move(*keys);
+  return out;
+}
+
+caf::expected<std::string> keyed_field_sealer::seal(std::string_view subject_id,
+                                                    std::string_view context_id,
+                                                    std::string_view plain) {
+  auto key = keys_->key_for_sealing(subject_id);
+  if (!key) return key.error();
+  auto box = aead_seal(key_view(*key), associated_data(context_id, subject_id), plain);
+  if (!box) return box.error();
+  std::string out;
+  out.reserve(box->size() + 1);
+  out += envelope_gcm;
+  out += *box;
+  return out;
+}
+
+caf::expected<std::string> keyed_field_sealer::open(std::string_view subject_id,
+                                                    std::string_view context_id,
+                                                    std::string_view sealed) {
+  if (sealed.empty() || sealed[0] == envelope_plain)
+    return index_.open(subject_id, context_id, sealed);
+  if (sealed[0] != envelope_gcm)
+    return make_error(errc::corrupt_record,
+                      "sealed field of unknown version " + std::to_string(uint8_t(sealed[0])));
+  auto key = keys_->key_for_opening(subject_id);
+  if (!key) return key.error();
+  // Crypto-shredded: the person was erased, and what was theirs reads as nothing.
+  if (key->destroyed) return std::string{};
+  if (!key->key) return make_error(errc::corrupt_record, "no data key for a sealed value");
+  return aead_open(key_view(*key->key), associated_data(context_id, subject_id), sealed.substr(1));
+}
+
+std::string keyed_field_sealer::blind_index(std::string_view domain, std::string_view value) const {
+  return index_.blind_index(domain, value);
+}
+
+caf::error keyed_field_sealer::forget(std::string_view subject_id) {
+  return keys_->destroy(subject_id);
 }
 
 }  // namespace mext::persistence

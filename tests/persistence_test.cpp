@@ -246,6 +246,92 @@ BOOST_AUTO_TEST_CASE(records_round_trip_and_corruption_is_a_clear_error) {
   }
 }
 
+namespace {
+
+// Every file under `dir` that holds `needle`, as paths relative to it.
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          std::string_view needle) {
+  std::vector<std::string> out;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos)
+      out.push_back(std::filesystem::relative(entry.path(), dir).string());
+  }
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(personal_values_are_sealed_per_person_and_forgetting_shreds_them) {
+  test::temp_dir dir;
+  std::string sealed_ada, sealed_bob;
+  {
+    auto sealer = keyed_field_sealer::open_in(dir.path());
+    BOOST_REQUIRE(sealer);
+    auto a = (*sealer)->seal("usr_ada", "msg_1", "ada@example.org");
+    auto b = (*sealer)->seal("usr_bob", "msg_2", "bob@example.org");
+    BOOST_REQUIRE(a);
+    BOOST_REQUIRE(b);
+    sealed_ada = *a;
+    sealed_bob = *b;
+    BOOST_TEST(static_cast<int>(sealed_ada[0]) == 1);
+    BOOST_TEST(sealed_ada.find("ada@") == std::string::npos);
+    // A fresh nonce per value: the same value sealed twice differs.
+    BOOST_TEST(*(*sealer)->seal("usr_ada", "msg_1", "ada@example.org") != sealed_ada);
+    BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", sealed_ada) == "ada@example.org");
+    // Bound to its record and its person: moved elsewhere, it does not open.
+    BOOST_TEST(code_of((*sealer)->open("usr_ada", "msg_9", sealed_ada).error()) ==
+               errc::corrupt_record);
+    BOOST_TEST(!(*sealer)->open("usr_bob", "msg_1", sealed_ada));
+    auto tampered = sealed_ada;
+    tampered[tampered.size() / 2] ^= 0x01;
+    BOOST_TEST(code_of((*sealer)->open("usr_ada", "msg_1", tampered).error()) ==
+               errc::corrupt_record);
+    // Values written before sealing started still read.
+    BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", std::string("\0old", 4)) == "old");
+  }
+  // The keys are durable: the next start opens what the last one sealed.
+  {
+    auto sealer = keyed_field_sealer::open_in(dir.path());
+    BOOST_REQUIRE(sealer);
+    BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", sealed_ada) == "ada@example.org");
+    BOOST_REQUIRE(!(*sealer)->forget("usr_ada"));
+    BOOST_REQUIRE(!(*sealer)->forget("usr_ada"));  // idempotent
+    BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", sealed_ada) == "");
+    BOOST_TEST(code_of((*sealer)->seal("usr_ada", "msg_3", "again").error()) == errc::forbidden);
+    BOOST_TEST(*(*sealer)->open("usr_bob", "msg_2", sealed_bob) == "bob@example.org");
+  }
+  // Forgetting survives a restart, and the compaction at open leaves no page of the old key.
+  {
+    auto sealer = keyed_field_sealer::open_in(dir.path());
+    BOOST_REQUIRE(sealer);
+    BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", sealed_ada) == "");
+    BOOST_TEST(*(*sealer)->open("usr_bob", "msg_2", sealed_bob) == "bob@example.org");
+  }
+  BOOST_TEST(files_containing(dir.path(), "ada@example.org").empty());
+  // Another master key opens nothing.
+  std::filesystem::remove(dir.path() / "keys" / "master.key");
+  auto other = keyed_field_sealer::open_in(dir.path());
+  BOOST_REQUIRE(other);
+  BOOST_TEST(code_of((*other)->open("usr_bob", "msg_2", sealed_bob).error()) ==
+             errc::corrupt_record);
+}
+
+BOOST_AUTO_TEST_CASE(a_master_key_others_can_read_is_refused) {
+  test::temp_dir dir;
+  BOOST_REQUIRE(keyed_field_sealer::open_in(dir.path()));
+  auto mode = std::filesystem::status(dir.path() / "keys" / "master.key").permissions();
+  BOOST_TEST(static_cast<unsigned>(mode & std::filesystem::perms::all) == 0600u);
+  std::filesystem::permissions(dir.path() / "keys" / "master.key",
+                               std::filesystem::perms::group_read,
+                               std::filesystem::perm_options::add);
+  auto refused = keyed_field_sealer::open_in(dir.path());
+  BOOST_REQUIRE(!refused);
+  BOOST_TEST(code_of(refused.error()) == errc::forbidden);
+}
+
 BOOST_AUTO_TEST_CASE(the_field_seam_round_trips_and_the_index_key_is_private) {
   test::temp_dir dir;
   auto sealer = plain_field_sealer::open_in(dir.path());
