@@ -542,7 +542,8 @@ caf::result<agenda_view> on_attend(agenda_self self, const caller& c, session_en
   if (s.ends_at_ms < s.starts_at_ms)
     return make_error(errc::invalid_argument, "a session must not end before it starts");
   auto i = st.d.sessions.find(s.session_id);
-  if (i != st.d.sessions.end() && i->second == s) return answer_when_durable(self, agenda_view_of(st));
+  if (i != st.d.sessions.end() && i->second == s)
+    return answer_when_durable(self, agenda_view_of(st));
   capnp::MallocMessageBuilder msg;
   auto ev = msg.initRoot<schema::AgendaEvent>();
   ev.setAt(at);

@@ -231,10 +231,6 @@ bool valid_line(const std::string& s, size_t max_chars) {
   return s.find_first_not_of(" \t\r\n") != std::string::npos && chars(s) <= max_chars;
 }
 
-bool is_id_of(const std::string& id, std::string_view kind) {
-  return is_valid_id(id) && id.find('.') == std::string::npos && kind_of(id) == kind;
-}
-
 caf::error validate(const booth_spec& x) {
   if (!is_id_of(x.exhibition_id, "exh") || !is_id_of(x.organization_id, "org") ||
       !is_id_of(x.chat_room_id, "room"))
@@ -331,6 +327,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
         if (auto err =
                 emit(st, item, at, [&](auto ev) { write_content(ev.initContentAdded(), content); }))
           return err;
+        note_holder(item, who.user_id, st.core.id());
         return commit_then_answer(self, std::move(item), std::move(content));
       },
       [self](remove_atom, const caller& who,
@@ -362,6 +359,7 @@ booth_actor::behavior_type booth_behavior(booth_self self, std::shared_ptr<runti
               visited.setSharedContact(share_contact);
             }))
           return err;
+        note_holder(item, who.user_id, st.core.id());
         return commit_then_answer(self, std::move(item), st.data.total_visits);
       },
       [self](get_atom, visit_atom, const caller& who) -> caf::result<visit_stats> {

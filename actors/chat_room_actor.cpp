@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <stdexcept>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 
 #include <capnp/message.h>
@@ -271,6 +272,8 @@ struct room_state {
   std::string id;
   room_data d;
   std::vector<subscriber> subs;
+  // Authors whose holder index entry this activation already wrote (holder.hpp).
+  std::unordered_set<std::string> indexed_authors;
   static inline const char* name = "chat_room";
 };
 
@@ -364,6 +367,7 @@ caf::result<room_view> on_create(room_self self, const caller& c, room_spec& spe
   for (unsigned i = 0; i < spec.member_ids.size(); ++i) ms.set(i, spec.member_ids[i]);
   persistence::write_item item;
   if (auto err = stage(self, msg, item)) return err;
+  for (const auto& member : spec.member_ids) note_holder(item, member, st.id);
   auto view = room_view_of(st);
   auto rp = self->make_response_promise<room_view>();
   st.core.persist(self, std::move(item), [rp, view](const caf::error& err) mutable {
@@ -415,6 +419,7 @@ caf::result<posted> on_post(room_self self, const caller& c, post_spec& p, int64
   if (auto err = write_message(st.core.rt(), st.id, m, ev.initPosted())) return err;
   persistence::write_item item;
   if (auto err = stage(self, msg, item)) return err;
+  if (st.indexed_authors.insert(m.author_id).second) note_holder(item, m.author_id, st.id);
   posted result{m.message_id, m.number, m.sent_at_ms, false};
   auto view = view_of(m);
   auto rp = self->make_response_promise<posted>();

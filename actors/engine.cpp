@@ -4,6 +4,7 @@
 
 #include "actors/caller.hpp"
 #include "actors/holder.hpp"
+#include "actors/privacy_actor.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/log.hpp"
 
@@ -65,6 +66,8 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<caller>("mext.caller");
   cfg.add_message_type<personal_record>("mext.personal_record");
   cfg.add_message_type<std::vector<personal_record>>("mext.personal_record_list");
+  cfg.add_message_type<privacy_request_view>("mext.privacy_request_view");
+  cfg.add_message_type<std::vector<privacy_request_view>>("mext.privacy_request_view_list");
 }
 
 }  // namespace mext::actors

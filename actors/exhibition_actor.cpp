@@ -230,10 +230,6 @@ bool valid_title(const std::string& title) {
   return title.find_first_not_of(" \t\r\n") != std::string::npos && chars(title) <= max_title_chars;
 }
 
-bool is_id_of(const std::string& id, std::string_view kind) {
-  return is_valid_id(id) && id.find('.') == std::string::npos && kind_of(id) == kind;
-}
-
 const char* media_kind_name(MediaKind k) {
   return k == MediaKind::VIDEO ? "video" : "picture";
 }
@@ -350,6 +346,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
         if (auto err = emit(st, item, now_ms(),
                             [&](auto ev) { write_session(ev.initSessionAdded(), rec); }))
           return err;
+        for (const auto& speaker : rec.speaker_ids) note_holder(item, speaker, st.core.id());
         auto view = view_of(st, *find_session(st.data, rec.session_id));
         if (!view) return std::move(view.error());
         return commit_then_answer(self, std::move(item), std::move(*view));
@@ -404,6 +401,7 @@ exhibition_actor::behavior_type exhibition_behavior(exhibition_self self,
               write_media(added.initMedia(), rec);
             }))
           return err;
+        note_holder(item, media.speaker_id, st.core.id());
         auto view = view_of(st, *find_session(st.data, session_id));
         if (!view) return std::move(view.error());
         return commit_then_answer(self, std::move(item), std::move(*view));

@@ -7,6 +7,7 @@
 // holder that forgets cannot compile; the privacy sagas talk to holders through this interface.
 
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -15,6 +16,7 @@
 #include <caf/typed_actor.hpp>
 
 #include "persistence/atoms.hpp"
+#include "persistence/lmdb_store.hpp"
 
 namespace mext::actors {
 
@@ -32,6 +34,24 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, personal_record& x) {
   return f(caf::meta::type_name("mext.personal_record"), x.category, x.holder_id, x.record_id,
            x.fields);
+}
+
+// The holder index: "holds/<person>\0<holder id>" in db::indexes, written in the same write item as
+// the data it points at, so the privacy sagas find every actor that holds something about a person
+// with one prefix scan. Putting an entry again is harmless; the erasure saga removes them at the
+// end.
+inline std::string holder_index_prefix(std::string_view person) {
+  std::string k = "holds/";
+  k += person;
+  k += '\0';
+  return k;
+}
+
+inline void note_holder(persistence::write_item& item, std::string_view person,
+                        std::string_view holder) {
+  auto key = holder_index_prefix(person);
+  key += holder;
+  item.put(persistence::db::indexes, std::move(key), std::string{});
 }
 
 using entity_lifecycle =

@@ -195,10 +195,6 @@ caf::error validate(const organization_info& x) {
   return {};
 }
 
-bool is_id_of(const std::string& id, std::string_view kind) {
-  return is_valid_id(id) && id.find('.') == std::string::npos && kind_of(id) == kind;
-}
-
 organization_view view_of(const organization_state& st) {
   const auto& d = st.data;
   return {st.core.id(),       d.info.name,       d.info.country, d.info.website,
@@ -266,6 +262,7 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         if (auto err = emit(st, item, now_ms(),
                             [&](auto ev) { ev.setRepresentativeAdded(as_text(user)); }))
           return err;
+        note_holder(item, user, st.core.id());
         return commit_then_answer(self, std::move(item), view_of(st));
       },
       [self](remove_atom, const caller& who,
@@ -303,6 +300,7 @@ organization_actor::behavior_type organization_behavior(organization_self self,
         if (auto err =
                 emit(st, item, at, [&](auto ev) { write_mention(ev.initMentionAdded(), rec); }))
           return err;
+        note_holder(item, who.user_id, st.core.id());
         return commit_then_answer(self, std::move(item), rec.mention_id);
       },
       [self](export_atom, const std::string& person) -> caf::result<std::vector<personal_record>> {

@@ -59,4 +59,10 @@ using ended_atom = caf::atom_constant<caf::atom("ended")>;
 using export_atom = caf::atom_constant<caf::atom("export")>;
 using erase_atom = caf::atom_constant<caf::atom("erase")>;
 
+// The privacy actor (actors/privacy_actor.hpp).
+using submit_atom = caf::atom_constant<caf::atom("submit")>;
+using archive_atom = caf::atom_constant<caf::atom("archive")>;
+using resume_atom = caf::atom_constant<caf::atom("resume")>;
+using step_atom = caf::atom_constant<caf::atom("step")>;
+
 }  // namespace mext

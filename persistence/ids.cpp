@@ -60,4 +60,8 @@ bool is_valid_id(std::string_view id) {
   return !kind_of(id).empty();
 }
 
+bool is_id_of(std::string_view id, std::string_view kind) {
+  return is_valid_id(id) && id.find('.') == std::string_view::npos && kind_of(id) == kind;
+}
+
 }  // namespace mext

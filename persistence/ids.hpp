@@ -23,6 +23,9 @@ std::string_view kind_of(std::string_view id);
 // True when `id` is made of the characters ids use, has a kind and is not too long for LMDB.
 bool is_valid_id(std::string_view id);
 
+// True when `id` is a valid id of an entity (not of a thing inside one) of the given kind.
+bool is_id_of(std::string_view id, std::string_view kind);
+
 // `n` random bytes from OpenSSL as lower-case hex; throws only if the RNG fails.
 std::string random_hex(size_t n_bytes);
 

@@ -32,4 +32,5 @@ enum RecordKind {
   agendaSnapshot @11;
   connectionLogEvent @12;
   connectionLogSnapshot @13;
+  privacyRequest @14;
 }

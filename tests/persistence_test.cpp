@@ -246,24 +246,6 @@ BOOST_AUTO_TEST_CASE(records_round_trip_and_corruption_is_a_clear_error) {
   }
 }
 
-namespace {
-
-// Every file under `dir` that holds `needle`, as paths relative to it.
-std::vector<std::string> files_containing(const std::filesystem::path& dir,
-                                          std::string_view needle) {
-  std::vector<std::string> out;
-  for (auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
-    if (!entry.is_regular_file()) continue;
-    std::ifstream in(entry.path(), std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    if (bytes.find(needle) != std::string::npos)
-      out.push_back(std::filesystem::relative(entry.path(), dir).string());
-  }
-  return out;
-}
-
-}  // namespace
-
 BOOST_AUTO_TEST_CASE(personal_values_are_sealed_per_person_and_forgetting_shreds_them) {
   test::temp_dir dir;
   std::string sealed_ada, sealed_bob;
@@ -310,7 +292,7 @@ BOOST_AUTO_TEST_CASE(personal_values_are_sealed_per_person_and_forgetting_shreds
     BOOST_TEST(*(*sealer)->open("usr_ada", "msg_1", sealed_ada) == "");
     BOOST_TEST(*(*sealer)->open("usr_bob", "msg_2", sealed_bob) == "bob@example.org");
   }
-  BOOST_TEST(files_containing(dir.path(), "ada@example.org").empty());
+  BOOST_TEST(test::files_containing(dir.path(), "ada@example.org").empty());
   // Another master key opens nothing.
   std::filesystem::remove(dir.path() / "keys" / "master.key");
   auto other = keyed_field_sealer::open_in(dir.path());

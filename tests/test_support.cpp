@@ -1,5 +1,8 @@
 #include "test_support.hpp"
 
+#include <fstream>
+#include <iterator>
+
 #include <cstdlib>
 #include <stdexcept>
 #include <system_error>
@@ -20,6 +23,19 @@ temp_dir::~temp_dir() {
 
 std::filesystem::path binary_path(const std::string& name) {
   return std::filesystem::path(MEXT_BINARY_DIR) / name;
+}
+
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          std::string_view needle) {
+  std::vector<std::string> out;
+  for (auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (!entry.is_regular_file()) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (bytes.find(needle) != std::string::npos)
+      out.push_back(std::filesystem::relative(entry.path(), dir).string());
+  }
+  return out;
 }
 
 }  // namespace mext::test

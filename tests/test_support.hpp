@@ -5,6 +5,8 @@
 #include <optional>
 #include <ostream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "persistence/errors.hpp"
 
@@ -25,6 +27,11 @@ class temp_dir {
 
 // Path of a built binary (mextd, test helpers) in the build tree.
 std::filesystem::path binary_path(const std::string& name);
+
+// Every regular file under `dir` whose bytes contain `needle`, as paths relative to `dir`: the
+// scan the privacy promises are checked with (no personal value readable anywhere on disk).
+std::vector<std::string> files_containing(const std::filesystem::path& dir,
+                                          std::string_view needle);
 
 }  // namespace mext::test
 
