@@ -15,6 +15,7 @@
 #include <caf/all.hpp>
 
 #include "actors/agenda_actor.hpp"
+#include "actors/audit_log.hpp"
 #include "actors/connection_log_actor.hpp"
 #include "actors/directory.hpp"
 #include "mext/schemas/privacy.capnp.h"
@@ -182,6 +183,8 @@ struct saga {
   std::deque<std::string> queue;  // holders still to ask
   uint32_t in_flight = 0;
   std::vector<personal_record> gathered;
+  // Erasure: the ops of the local holders, committed with the last step.
+  persistence::write_item local_ops;
   bool failed = false;
 };
 
@@ -196,6 +199,23 @@ using privacy_self = privacy_actor::stateful_pointer<privacy_state>;
 
 int64_t clock_of(const privacy_state& st) {
   return st.settings.clock ? st.settings.clock() : now_ms();
+}
+
+// Adds an audit entry about the request to `item` (the same transaction as the step it records).
+void audit(privacy_state& st, persistence::write_item& item, const privacy_request_view& v,
+           std::string action, std::string target, std::string detail) {
+  audit_entry e;
+  e.at_ms = clock_of(st);
+  e.who = v.requested_by;
+  e.whose = {v.subject_id};
+  e.action = std::move(action);
+  e.target = std::move(target);
+  e.request_id = v.request_id;
+  e.detail = std::move(detail);
+  if (auto id = add_audit(item, *st.rt->sealer, e); !id)
+    log::error("privacy.audit_failed")
+        .field("request", v.request_id)
+        .field("error", detail_of(id.error()));
 }
 
 // True when a test asked for a crash at this step: the actor stops with nothing more written.
@@ -229,6 +249,8 @@ void finish(privacy_self self, const std::string& id, std::string failure) {
     v.archive_expires_at_ms =
         v.completed_at_ms + static_cast<int64_t>(st.settings.archive_retention.count());
   persistence::write_item item;
+  audit(st, item, v, "privacy_" + v.status, v.request_id,
+        v.kind + (v.failure.empty() ? "" : ": " + v.failure));
   // The step keys were progress only; the finished record is the receipt.
   auto steps = st.rt->store->scan(db::indexes, step_key(id, ""), 1u << 20);
   if (steps)
@@ -295,6 +317,7 @@ void holder_done(privacy_self self, const std::string& id, const std::string& ho
   // Erasure: the step key makes the holder skipped when the saga resumes after a crash.
   persistence::write_item item;
   item.put(db::indexes, step_key(id, holder), std::to_string(erased));
+  audit(st, item, sg.view, "privacy_step", holder, "erased " + std::to_string(erased) + " records");
   self->request(st.rt->writer, caf::infinite, commit_atom::value, std::move(item))
       .then(
           [self, id, erased](uint64_t) {
@@ -390,7 +413,8 @@ void run_local(privacy_self self, const std::string& id) {
       if (!local.erase) continue;
       auto n = local.erase(sg.view.subject_id);
       if (!n) return fail(self, id, local.name + " failed: " + detail_of(n.error()));
-      sg.view.records_erased += *n;
+      sg.view.records_erased += n->records;
+      for (auto& op : n->item.ops) sg.local_ops.ops.push_back(std::move(op));
     }
   }
 }
@@ -405,6 +429,10 @@ void write_archive(privacy_self self, const std::string& id) {
   auto doc = st.settings.render_archive(sg.view, sg.gathered);
   if (!doc) return fail(self, id, "archive not rendered: " + detail_of(doc.error()));
   auto sealed = st.rt->sealer->seal(sg.view.subject_id, id, *doc);
+  // An erased person has no key left, and nothing is held about them: the archive that says so
+  // holds no personal data and is kept in the plain envelope.
+  if (!sealed && code_of(sealed.error()) == errc::forbidden && sg.gathered.empty())
+    sealed = std::string(1, '\0') + *doc;
   if (!sealed) return fail(self, id, "archive not sealed: " + detail_of(sealed.error()));
   std::error_code ec;
   std::filesystem::create_directories(st.settings.archive_dir, ec);
@@ -440,7 +468,8 @@ void erase_tail(privacy_self self, const std::string& id) {
       return fail(self, id, detail_of(err));
   if (crash_here(self, "ledger_written")) return;
   // The holder index and the export pointers of the person are the last traces of them.
-  persistence::write_item item;
+  persistence::write_item item = std::move(sg.local_ops);
+  sg.local_ops = {};
   auto prefix = holder_index_prefix(person);
   std::string after;
   for (;;) {
@@ -451,6 +480,8 @@ void erase_tail(privacy_self self, const std::string& id) {
     after = page->back().first;
   }
   for (auto& [key, value] : *exports) item.erase(db::indexes, key);
+  audit(st, item, sg.view, "privacy_step", person,
+        "data key destroyed, ledger written, index cleared");
   self->request(st.rt->writer, caf::infinite, commit_atom::value, std::move(item))
       .then(
           [self, id](uint64_t) {
@@ -498,7 +529,9 @@ void run(privacy_self self, const std::string& id) {
   auto& st = self->state;
   auto& sg = st.sagas.at(id);
   sg.view.status = "running";
-  save(self, sg.view, {}, [self, id](caf::error err) {
+  persistence::write_item item;
+  audit(st, item, sg.view, "privacy_step", id, "running");
+  save(self, sg.view, std::move(item), [self, id](caf::error err) {
     if (err) return fail(self, id, "not saved: " + detail_of(err));
     if (crash_here(self, "running")) return;
     auto& st = self->state;
@@ -596,6 +629,7 @@ privacy_actor::behavior_type privacy_behavior(privacy_self self, std::shared_ptr
         v.created_at_ms = clock_of(st);
         persistence::write_item extra;
         extra.put(db::indexes, subject_key(subject, v.request_id), std::string{});
+        audit(st, extra, v, "privacy_request", v.request_id, kind);
         auto rp = self->make_response_promise<privacy_request_view>();
         save(self, v, std::move(extra), [self, rp, v](caf::error err) mutable {
           if (err) {

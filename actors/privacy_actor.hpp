@@ -66,12 +66,19 @@ typename Inspector::result_type inspect(Inspector& f, privacy_request_view& x) {
            x.holders_total, x.records_erased, x.archive_bytes, x.archive_expires_at_ms);
 }
 
+// What erasing local data takes: the ops to commit (with the saga's last step) and how many
+// records they remove.
+struct local_erasure {
+  persistence::write_item item;
+  uint64_t records = 0;
+};
+
 // Personal data kept outside the actors (login sessions, uploaded files), exported and erased by
-// the saga through these functions. They run on the privacy actor's thread.
+// the saga through these functions. They run on the privacy actor's thread and only read.
 struct local_holder {
   std::string name;
   std::function<caf::expected<std::vector<personal_record>>(const std::string& person)> export_of;
-  std::function<caf::expected<uint64_t>(const std::string& person)> erase;
+  std::function<caf::expected<local_erasure>(const std::string& person)> erase;
 };
 
 struct privacy_settings {

@@ -36,14 +36,6 @@ constexpr size_t max_list_items = 50;
 constexpr size_t max_list_item_bytes = 100;
 constexpr size_t max_referrer_bytes = 512;
 
-// Unwraps an expected or answers its error from the enclosing handler.
-#define MEXT_TRY_OR_RESPOND(var, expr) \
-  auto var = (expr);                   \
-  if (!var) {                          \
-    respond(from_error(var.error()));  \
-    return;                            \
-  }
-
 jv nullable(const std::string& s) {
   return s.empty() ? jv(nullptr) : jv(s);
 }

@@ -8,11 +8,12 @@
 //
 // Inspection shows an entity's state as its own get message answers it to an administrator, with
 // every personal field (the schemas' $pii fields) masked as "***". With reveal=1 and a reason the
-// values are shown, after an audit record (who, whose, what, why, when: ids and the reason) is
-// durable in db::indexes under "audit/<big-endian ms><random hex>". The audit log proper (its
-// format, GET /admin/audit) belongs to the privacy work and takes these records over.
+// values are shown, after an entry of the audit log (actors/audit_log.hpp: who, whose, what, why,
+// when; ids and the reason, sealed for the person) is durable; GET /admin/audit lists them.
 
 #include "http/routes.hpp"
+
+#include "actors/audit_log.hpp"
 
 #include <algorithm>
 #include <cstdint>
@@ -51,8 +52,6 @@ namespace {
 
 using njson = nlohmann::json;
 
-constexpr uint32_t default_list_limit = 100;
-constexpr uint32_t max_list_limit = 1000;
 constexpr size_t max_reason_bytes = 500;
 constexpr size_t max_kind_bytes = 16;
 // Connection-log entries shown by an inspection (newest first).
@@ -67,31 +66,10 @@ response forbidden_admins_only() {
   return problem(403, "Forbidden", "administrators only");
 }
 
-caf::expected<uint32_t> parse_limit(const request& req) {
-  auto text = req.query_param("limit");
-  if (!text || text->empty()) return default_list_limit;
-  if (text->size() > 6 ||
-      !std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; }))
-    return make_error(errc::invalid_argument, "limit must be a number from 1 to 1000");
-  auto n = static_cast<uint32_t>(std::stoul(*text));
-  if (n < 1 || n > max_list_limit)
-    return make_error(errc::invalid_argument, "limit must be a number from 1 to 1000");
-  return n;
-}
-
 bool is_kind_text(std::string_view s) {
   return s.size() <= max_kind_bytes && std::all_of(s.begin(), s.end(), [](char c) {
            return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
          });
-}
-
-// Signs the caller in, then lets only administrators through.
-void require_admin(const std::shared_ptr<api>& a, request& req, const respond_fn& respond,
-                   std::function<void(principal)> then) {
-  require_user(*a, req, respond, [respond, then = std::move(then)](principal p) {
-    if (!p.caller.admin) return respond(forbidden_admins_only());
-    then(std::move(p));
-  });
 }
 
 njson resident_json(const actors::resident_info& r) {
@@ -107,10 +85,10 @@ njson resident_json(const actors::resident_info& r) {
 // -- GET /api/v1/admin/actors ---------------------------------------------------------------------
 
 void list_actors(const std::shared_ptr<api>& a, request& req, const respond_fn& respond) {
-  auto limit = parse_limit(req);
+  auto limit = parse_list_limit(req);
   auto kind = req.query_param("kind").value_or("");
   auto cursor = req.query_param("cursor").value_or("");
-  require_admin(a, req, respond, [a, respond, limit, kind, cursor](principal) {
+  require_admin(*a, req, respond, [a, respond, limit, kind, cursor](principal) {
     if (!limit) return respond_error(respond, limit.error());
     if (!is_kind_text(kind))
       return respond(bad_request("kind is an entity kind such as usr, org, exh, bth, room"));
@@ -313,26 +291,6 @@ struct inspection {
   respond_fn respond;
 };
 
-// 8 bytes, big-endian: audit keys sort by time.
-std::string be64(uint64_t v) {
-  std::string out(8, '\0');
-  for (int i = 7; i >= 0; --i) {
-    out[static_cast<size_t>(i)] = static_cast<char>(v & 0xff);
-    v >>= 8;
-  }
-  return out;
-}
-
-std::string hex_of(std::string_view bytes) {
-  static constexpr char digits[] = "0123456789abcdef";
-  std::string out;
-  for (unsigned char c : bytes) {
-    out += digits[c >> 4];
-    out += digits[c & 0xf];
-  }
-  return out;
-}
-
 // Answers the inspection: the actor's live figures, then (when revealing) the durable audit
 // record, then the state.
 void answer_inspection(std::shared_ptr<inspection> in, njson state,
@@ -358,21 +316,23 @@ void answer_inspection(std::shared_ptr<inspection> in, njson state,
         self->quit();
         return;
       }
-      const int64_t at = actors::now_ms();
-      const auto suffix = random_hex(8);
-      const auto stamp = be64(static_cast<uint64_t>(at));
-      njson record{
-          {"who", in->who.user_id},
-          {"whose", b->whose()},
-          {"what",
-           {{"action", "reveal"}, {"entity", in->id}, {"kind", in->kind}, {"fields", b->fields()}}},
-          {"why", in->reason},
-          {"when", format_rfc3339(at)},
-          {"request_id", in->request_id}};
+      actors::audit_entry e;
+      e.at_ms = actors::now_ms();
+      e.who = in->who.user_id;
+      e.whose.assign(b->whose().begin(), b->whose().end());
+      e.action = "reveal";
+      e.target = in->id;
+      e.why = in->reason;
+      e.request_id = in->request_id;
+      for (const auto& f : b->fields()) e.detail += (e.detail.empty() ? "" : ",") + f;
       persistence::write_item item;
-      item.put_unique(persistence::db::indexes, "audit/" + stamp + suffix,
-                      record.dump(-1, ' ', false, njson::error_handler_t::replace));
-      const auto audit_id = hex_of(stamp) + suffix;
+      auto audited = actors::add_audit(item, *in->a->eng.rt()->sealer, e);
+      if (!audited) {
+        respond_error(in->respond, audited.error());
+        self->quit();
+        return;
+      }
+      const auto audit_id = *audited;
       self->request(writer, timeout, commit_atom::value, std::move(item))
           .then(
               [=](uint64_t) {
@@ -472,7 +432,7 @@ void inspect_actor(const std::shared_ptr<api>& a, request& req, const respond_fn
   in->respond = respond;
   auto reveal = req.query_param("reveal").value_or("0");
   in->reason = req.query_param("reason").value_or("");
-  require_admin(a, req, respond, [in, reveal](principal p) {
+  require_admin(*a, req, respond, [in, reveal](principal p) {
     auto& respond = in->respond;
     // Only entities are actors: a child id ("exh_….ses_…") lives inside its owner.
     if (!is_valid_id(in->id) || owner_of(in->id) != in->id)

@@ -1,5 +1,7 @@
 #include "http/api.hpp"
 
+#include <algorithm>
+
 #include <cstdio>
 #include <ctime>
 
@@ -195,6 +197,38 @@ namespace {
 constexpr std::string_view base64url_alphabet =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 }  // namespace
+
+void commit_item(const api& a, persistence::write_item item, std::function<void(caf::error)> done) {
+  auto writer = a.eng.writer();
+  auto timeout = a.limits.actor_timeout;
+  auto shared = std::make_shared<persistence::write_item>(std::move(item));
+  a.sys.spawn([writer, timeout, shared, done](caf::event_based_actor* self) {
+    self->request(writer, timeout, commit_atom::value, std::move(*shared))
+        .then(
+            [self, done](uint64_t) {
+              done({});
+              self->quit();
+            },
+            [self, done](caf::error& err) {
+              done(err);
+              self->quit();
+            });
+  });
+}
+
+caf::expected<uint32_t> parse_list_limit(const request& req) {
+  constexpr uint32_t default_limit = 100;
+  constexpr uint32_t max_limit = 1000;
+  auto text = req.query_param("limit");
+  if (!text || text->empty()) return default_limit;
+  if (text->size() > 6 ||
+      !std::all_of(text->begin(), text->end(), [](char c) { return c >= '0' && c <= '9'; }))
+    return make_error(errc::invalid_argument, "limit must be a number from 1 to 1000");
+  auto n = static_cast<uint32_t>(std::stoul(*text));
+  if (n < 1 || n > max_limit)
+    return make_error(errc::invalid_argument, "limit must be a number from 1 to 1000");
+  return n;
+}
 
 std::string base64url(std::string_view in) {
   std::string out;

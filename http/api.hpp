@@ -25,6 +25,7 @@
 #include "actors/caller.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine.hpp"
+#include "actors/privacy_actor.hpp"
 #include "http/response_cache.hpp"
 #include "http/server.hpp"
 #include "persistence/errors.hpp"
@@ -58,6 +59,8 @@ struct api {
   // Made by add_api_routes along with GET /api/v1/ws.
   std::shared_ptr<room_hubs> hubs;
   std::shared_ptr<ws_sessions> ws;
+  // Made by add_privacy_routes; stop it with stop_privacy before the engine stops.
+  actors::privacy_actor privacy;
 };
 
 // -- JSON at the edge -----------------------------------------------------------------------
@@ -83,6 +86,17 @@ caf::expected<int64_t> required_time(const nlohmann::json& body, std::string_vie
 caf::expected<int64_t> parse_rfc3339(std::string_view text);
 // ms since epoch as RFC 3339 UTC with a Z ("2026-11-28T10:00:00Z"; milliseconds when non-zero).
 std::string format_rfc3339(int64_t ms);
+
+// ?limit= of a list: 1..1000, 100 when absent; 400 otherwise.
+caf::expected<uint32_t> parse_list_limit(const request& req);
+
+// Unwraps an expected or answers its error from the enclosing handler.
+#define MEXT_TRY_OR_RESPOND(var, expr) \
+  auto var = (expr);                   \
+  if (!var) {                          \
+    respond(from_error(var.error()));  \
+    return;                            \
+  }
 
 // 404 problem+json "no such <what>".
 response not_found(std::string what);
@@ -157,6 +171,33 @@ void call(const api& a, std::string id, bool create, respond_fn respond, OnOk on
   auto packed = std::make_shared<std::tuple<Ts...>>(std::move(args)...);
   a.sys.spawn([=](caf::event_based_actor* self) {
     detail::call_entity<Handle, R>(self, t, 1, respond, on_ok, packed);
+  });
+}
+
+// Commits `item` through the store actor; `done` runs (on an actor thread) once it is durable.
+void commit_item(const api& a, persistence::write_item item, std::function<void(caf::error)> done);
+
+// Sends args to a typed actor that is not an entity (the privacy actor) and hands its answer, of
+// type R, to on_ok, which must call respond. Errors answer as problem+json.
+template <class R, class Handle, class OnOk, class... Ts>
+void ask_actor(const api& a, Handle to, respond_fn respond, OnOk on_ok, Ts... args) {
+  auto packed = std::make_shared<std::tuple<Ts...>>(std::move(args)...);
+  auto timeout = a.limits.actor_timeout;
+  a.sys.spawn([=](caf::event_based_actor* self) {
+    std::apply(
+        [&](const auto&... xs) {
+          self->request(to, timeout, xs...)
+              .then(
+                  [=](R& result) {
+                    on_ok(std::move(result));
+                    self->quit();
+                  },
+                  [=](caf::error& err) {
+                    respond_error(respond, err);
+                    self->quit();
+                  });
+        },
+        *packed);
   });
 }
 

@@ -892,6 +892,15 @@ size_t session_store::size() const {
   return sessions_.size();
 }
 
+std::vector<std::pair<session_info, int64_t>> session_store::sessions_of(
+    const std::string& user_id) const {
+  std::lock_guard<std::mutex> lock{mutex_};
+  std::vector<std::pair<session_info, int64_t>> out;
+  for (auto& [hash, e] : sessions_)
+    if (e.info.user_id == user_id) out.emplace_back(e.info, e.last_seen_ms);
+  return out;
+}
+
 // -- who is asking --------------------------------------------------------------------------------
 
 std::optional<std::string> request_token(const request& req) {
@@ -942,6 +951,14 @@ void require_user(const api& a, const request& req, const respond_fn& respond,
                       if (code_of(p.error()) == errc::not_found) return unauthenticated();
                       respond(from_error(p.error()));
                     });
+}
+
+void require_admin(const api& a, const request& req, const respond_fn& respond,
+                   std::function<void(principal)> then) {
+  require_user(a, req, respond, [respond, then = std::move(then)](principal p) {
+    if (!p.caller.admin) return respond(problem(403, "Forbidden", "administrators only"));
+    then(std::move(p));
+  });
 }
 
 // -- connection data ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 #include <vector>
 
 #include <caf/actor_system.hpp>
@@ -188,6 +189,8 @@ class session_store : public std::enable_shared_from_this<session_store> {
 
   // Live sessions held (for tests and metrics).
   size_t size() const;
+  // The live sessions of one person, with when each was last used (for their export).
+  std::vector<std::pair<session_info, int64_t>> sessions_of(const std::string& user_id) const;
 
   const auth_settings& settings() const { return settings_; }
   login_throttle& throttle() { return throttle_; }
@@ -232,6 +235,9 @@ void authenticate(const api& a, const request& req,
 // Like authenticate, but answers 401 itself when nobody is signed in; `then` gets the principal.
 void require_user(const api& a, const request& req, const respond_fn& respond,
                   std::function<void(principal)> then);
+// Like require_user, and answers 403 to anyone but an administrator.
+void require_admin(const api& a, const request& req, const respond_fn& respond,
+                   std::function<void(principal)> then);
 
 // -- connection data ------------------------------------------------------------------------------
 

@@ -23,6 +23,8 @@ constexpr std::string_view record_magic{"MXF\x01", 4};
 constexpr std::size_t max_name_bytes = 255;
 // Attachments looked at when deciding who reads a file.
 constexpr std::size_t max_refs_checked = 256;
+// Uploads of one person that an export lists or an erasure deletes.
+constexpr std::size_t max_files_per_person = std::size_t{1} << 20;
 
 void put_le(std::string& out, uint64_t v, int bytes) {
   for (int i = 0; i < bytes; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
@@ -127,24 +129,6 @@ std::string content_disposition(const std::string& name) {
   return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
 }
 
-void commit_item(const api& a, persistence::write_item item, std::function<void(caf::error)> done) {
-  auto writer = a.eng.writer();
-  auto timeout = a.limits.actor_timeout;
-  auto shared = std::make_shared<persistence::write_item>(std::move(item));
-  a.sys.spawn([writer, timeout, shared, done](caf::event_based_actor* self) {
-    self->request(writer, timeout, commit_atom::value, std::move(*shared))
-        .then(
-            [self, done](uint64_t) {
-              done({});
-              self->quit();
-            },
-            [self, done](caf::error& err) {
-              done(err);
-              self->quit();
-            });
-  });
-}
-
 response file_response(const stored_file& f) {
   response r;
   r.status = 200;
@@ -217,6 +201,7 @@ void upload(std::shared_ptr<api> a, const file_settings& settings, const princip
   }
   persistence::write_item item;
   item.put(persistence::db::indexes, file_key(f->file_id), std::move(*rec));
+  item.put(persistence::db::indexes, files_of_key(f->owner_id, f->file_id), std::string{});
   auto size = f->bytes.size();
   f->bytes.clear();
   commit_item(*a, std::move(item), [f, size, respond](caf::error err) {
@@ -320,6 +305,60 @@ caf::expected<std::string> check_file_name(std::string_view name) {
       return bad("X-File-Name holds a bidirectional control character");
   }
   return std::string{name};
+}
+
+caf::expected<std::vector<actors::personal_record>> files_export_of(const actors::engine& eng,
+                                                                    const std::string& person) {
+  auto& store = *eng.rt()->store;
+  auto prefix = files_of_key(person, "");
+  auto page = store.scan(persistence::db::indexes, prefix, max_files_per_person);
+  if (!page) return page.error();
+  std::vector<actors::personal_record> out;
+  for (auto& [key, value] : *page) {
+    auto id = key.substr(prefix.size());
+    auto rec = store.get(persistence::db::indexes, file_key(id));
+    if (!rec) return rec.error();
+    if (!*rec) continue;
+    auto f = decode_file_record(*eng.rt()->sealer, id, **rec);
+    if (!f) return f.error();
+    out.push_back({"files",
+                   "files",
+                   id,
+                   {{"file_id", id},
+                    {"name", f->name},
+                    {"content_type", f->content_type},
+                    {"size", std::to_string(f->bytes.size())},
+                    {"uploaded_at_ms", std::to_string(f->created_at_ms)},
+                    {"download_url", "/api/v1/files/" + id}}});
+  }
+  return out;
+}
+
+caf::expected<actors::local_erasure> files_erasure_of(const actors::engine& eng,
+                                                      const std::string& person) {
+  auto& store = *eng.rt()->store;
+  auto prefix = files_of_key(person, "");
+  auto page = store.scan(persistence::db::indexes, prefix, max_files_per_person);
+  if (!page) return page.error();
+  actors::local_erasure out;
+  for (auto& [key, value] : *page) {
+    auto id = key.substr(prefix.size());
+    auto refs = store.scan(persistence::db::indexes, file_ref_key(id, ""), max_refs_checked);
+    if (!refs) return refs.error();
+    for (auto& [ref, kind] : *refs) out.item.erase(persistence::db::indexes, ref);
+    out.item.erase(persistence::db::indexes, file_key(id));
+    out.item.erase(persistence::db::indexes, key);
+    ++out.records;
+  }
+  return out;
+}
+
+std::string files_of_key(std::string_view person, std::string_view file_id) {
+  std::string k = "files_of/";
+  k += person;
+  k += '\0';
+  k += file_id;
+  return k;
 }
 
 std::string file_key(std::string_view file_id) {

@@ -35,6 +35,7 @@
 #include <caf/expected.hpp>
 
 #include "actors/caller.hpp"
+#include "actors/privacy_actor.hpp"
 #include "http/api.hpp"
 #include "http/server.hpp"
 #include "persistence/field_sealer.hpp"
@@ -72,6 +73,7 @@ struct stored_file {
 // The LMDB key of a file, and of one of its attachments.
 std::string file_key(std::string_view file_id);
 std::string file_ref_key(std::string_view file_id, std::string_view target_id);
+std::string files_of_key(std::string_view person, std::string_view file_id);
 
 // The record of a file (header and sealed bytes), and back; a damaged record is corrupt_record.
 caf::expected<std::string> encode_file_record(persistence::field_sealer& sealer,
@@ -88,6 +90,14 @@ caf::error check_attachable(const api& a, const actors::caller& c, const std::st
 // id with kind "room"), then calls `done` from another thread with the error, if any.
 void record_attachment(const api& a, const std::string& file_id, const std::string& target_id,
                        const std::string& kind, std::function<void(caf::error)> done);
+
+// The uploads of `person`, indexed under "files_of/<person>\0<file id>" at upload: what their
+// export lists (with a link to each), and the ops that delete the files, their attachments and
+// the index entries (their erasure). Both read LMDB on the calling thread.
+caf::expected<std::vector<actors::personal_record>> files_export_of(const actors::engine& eng,
+                                                                    const std::string& person);
+caf::expected<actors::local_erasure> files_erasure_of(const actors::engine& eng,
+                                                      const std::string& person);
 
 // POST /api/v1/files and GET /api/v1/files/{id}. add_catalog_routes registers them with the
 // default settings; the overload below takes others.

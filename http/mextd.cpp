@@ -212,6 +212,7 @@ int run(const http::mextd_settings& s) {
   if (!a->ws->wait_until_none_alive(std::chrono::seconds(5)))
     log::warn("mextd.ws_sessions_still_alive");
   stop_sweeps.stop(sys);
+  http::stop_privacy(*a);
   (*eng)->stop();
   log::info("mextd.stopped");
   return 0;

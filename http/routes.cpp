@@ -18,8 +18,9 @@ void add_websocket_routes(router& routes, std::shared_ptr<api> a, websocket_opti
 }
 
 void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files,
-                    websocket_options ws) {
+                    websocket_options ws, privacy_options privacy) {
   add_account_routes(routes, a);
+  add_privacy_routes(routes, a, std::move(privacy));
   add_catalog_routes(routes, a, std::move(files));
   add_chat_routes(routes, a);
   add_agenda_routes(routes, a);

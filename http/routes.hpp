@@ -6,6 +6,7 @@
 
 #include "http/api.hpp"
 #include "http/files.hpp"
+#include "http/privacy_routes.hpp"
 #include "http/room_hub.hpp"
 #include "http/server.hpp"
 #include "http/ws_session_actor.hpp"
@@ -34,9 +35,10 @@ struct websocket_options {
 // revoked.
 void add_websocket_routes(router& routes, std::shared_ptr<api> a, websocket_options options);
 
-// Every group above; `files` sets the upload rules of POST /files.
+// Every group above and the privacy routes (privacy_routes.hpp); `files` sets the upload rules
+// of POST /files.
 void add_api_routes(router& routes, std::shared_ptr<api> a, file_settings files = {},
-                    websocket_options ws = {});
+                    websocket_options ws = {}, privacy_options privacy = {});
 
 // Registers with a.metrics the figures sampled at scrape time: the server's open connections and
 // the booth list cache. `srv` must outlive every scrape (it stops serving before it goes).

@@ -131,6 +131,10 @@ caf::error plain_field_sealer::forget(std::string_view) {
   return make_error(errc::internal, "the plain envelope has no key to destroy");
 }
 
+caf::expected<bool> plain_field_sealer::forgotten(std::string_view) {
+  return false;
+}
+
 caf::expected<std::shared_ptr<keyed_field_sealer>> keyed_field_sealer::open_in(
     const std::filesystem::path& data_dir, key_store_settings settings) {
   auto index = load_or_create_key_file(data_dir / "keys" / "index.key", 32);
@@ -179,6 +183,10 @@ std::string keyed_field_sealer::blind_index(std::string_view domain, std::string
 
 caf::error keyed_field_sealer::forget(std::string_view subject_id) {
   return keys_->destroy(subject_id);
+}
+
+caf::expected<bool> keyed_field_sealer::forgotten(std::string_view subject_id) {
+  return keys_->is_destroyed(subject_id);
 }
 
 }  // namespace mext::persistence

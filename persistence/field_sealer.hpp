@@ -34,6 +34,8 @@ class field_sealer {
   // Destroys the person's data key, durably; idempotent. What was sealed for them opens as empty
   // afterwards, and sealing for them fails with errc::forbidden.
   virtual caf::error forget(std::string_view subject_id) = 0;
+  // True once forget() ran for the person (their erasure).
+  virtual caf::expected<bool> forgotten(std::string_view subject_id) = 0;
 };
 
 // Envelope version 0, with a blind-index key kept in `<data dir>/keys/index.key` (mode 0600,
@@ -50,6 +52,7 @@ class plain_field_sealer final : public field_sealer {
   std::string blind_index(std::string_view domain, std::string_view value) const override;
   // A plain envelope has no key to destroy: refused, so an erasure never believes it shredded.
   caf::error forget(std::string_view subject_id) override;
+  caf::expected<bool> forgotten(std::string_view subject_id) override;
 
  private:
   friend class keyed_field_sealer;
@@ -69,6 +72,7 @@ class keyed_field_sealer final : public field_sealer {
                                   std::string_view sealed) override;
   std::string blind_index(std::string_view domain, std::string_view value) const override;
   caf::error forget(std::string_view subject_id) override;
+  caf::expected<bool> forgotten(std::string_view subject_id) override;
 
   key_store& keys() { return *keys_; }
 

@@ -437,6 +437,43 @@ caf::expected<std::vector<std::pair<std::string, std::string>>> lmdb_store::scan
   return out;
 }
 
+caf::expected<std::vector<std::pair<std::string, std::string>>> lmdb_store::scan_reverse(
+    db target, std::string_view prefix, size_t limit, std::string_view before) const {
+  read_txn txn{env_, resize_mutex_};
+  if (txn.rc() != 0) return lmdb_error(txn.rc(), "mdb_txn_begin (read)");
+  cursor c{txn.get(), dbis_[static_cast<int>(target)]};
+  if (c.rc() != 0) return lmdb_error(c.rc(), "mdb_cursor_open");
+  std::vector<std::pair<std::string, std::string>> out;
+  // Start at the first key past the range (or at `before`) and step back from it.
+  std::string bound{before};
+  if (bound.empty()) {
+    bound = std::string{prefix};
+    while (!bound.empty() && static_cast<unsigned char>(bound.back()) == 0xff) bound.pop_back();
+    if (!bound.empty())
+      bound.back() = static_cast<char>(static_cast<unsigned char>(bound.back()) + 1);
+  }
+  MDB_val k, v;
+  int rc;
+  if (bound.empty()) {
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+  } else {
+    k = as_val(bound);
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    if (rc == 0)
+      rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+    else if (rc == MDB_NOTFOUND)
+      rc = mdb_cursor_get(c.get(), &k, &v, MDB_LAST);
+  }
+  while (rc == 0 && out.size() < limit) {
+    auto key = as_view(k);
+    if (!starts_with(key, prefix)) break;
+    out.emplace_back(std::string{key}, std::string{as_view(v)});
+    rc = mdb_cursor_get(c.get(), &k, &v, MDB_PREV);
+  }
+  if (rc != 0 && rc != MDB_NOTFOUND) return lmdb_error(rc, "mdb_cursor_get (scan_reverse)");
+  return out;
+}
+
 caf::expected<std::vector<std::string>> lmdb_store::entities(std::string_view prefix, size_t limit,
                                                              std::string_view after) const {
   read_txn txn{env_, resize_mutex_};

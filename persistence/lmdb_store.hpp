@@ -125,6 +125,10 @@ class lmdb_store {
   // Keys and values starting with `prefix`, in key order, at most `limit`, starting after `after`.
   caf::expected<std::vector<std::pair<std::string, std::string>>> scan(
       db target, std::string_view prefix, size_t limit, std::string_view after = {}) const;
+  // The same in reverse key order: the last keys starting with `prefix`, newest first for
+  // time-ordered keys, starting before `before` when it is given.
+  caf::expected<std::vector<std::pair<std::string, std::string>>> scan_reverse(
+      db target, std::string_view prefix, size_t limit, std::string_view before = {}) const;
   // Entity ids that have a snapshot or events and start with `prefix`, at most `limit`; with
   // `after`, only ids that sort after it (to page through them).
   caf::expected<std::vector<std::string>> entities(std::string_view prefix, size_t limit,

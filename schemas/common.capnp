@@ -33,4 +33,5 @@ enum RecordKind {
   connectionLogEvent @12;
   connectionLogSnapshot @13;
   privacyRequest @14;
+  auditEntry @15;
 }

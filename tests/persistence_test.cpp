@@ -246,6 +246,28 @@ BOOST_AUTO_TEST_CASE(records_round_trip_and_corruption_is_a_clear_error) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_reverse_scan_pages_a_prefix_from_its_last_key) {
+  test::temp_dir dir;
+  auto store = open_store(dir.path());
+  write_item item;
+  for (auto k : {"a/1", "b/1", "b/2", "b/3", "b/4", "c/1"}) item.put(db::indexes, k, k);
+  std::vector<write_item*> items{&item};
+  BOOST_REQUIRE(!store->commit(items)[0]);
+  auto first = store->scan_reverse(db::indexes, "b/", 3);
+  BOOST_REQUIRE(first);
+  BOOST_REQUIRE_EQUAL(first->size(), 3u);
+  BOOST_TEST((*first)[0].first == "b/4");
+  BOOST_TEST((*first)[2].first == "b/2");
+  auto next = store->scan_reverse(db::indexes, "b/", 3, (*first)[2].first);
+  BOOST_REQUIRE(next);
+  BOOST_REQUIRE_EQUAL(next->size(), 1u);
+  BOOST_TEST((*next)[0].first == "b/1");
+  auto last = store->scan_reverse(db::indexes, "c/", 10);
+  BOOST_REQUIRE(last);
+  BOOST_REQUIRE_EQUAL(last->size(), 1u);
+  BOOST_TEST(store->scan_reverse(db::indexes, "d/", 10)->empty());
+}
+
 BOOST_AUTO_TEST_CASE(personal_values_are_sealed_per_person_and_forgetting_shreds_them) {
   test::temp_dir dir;
   std::string sealed_ada, sealed_bob;

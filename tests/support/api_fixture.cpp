@@ -66,7 +66,7 @@ void api_fixture::start() {
   routes = std::make_shared<http::router>();
   http::add_ops_routes(*routes, *sys, *eng);
   if (options.all_routes)
-    http::add_api_routes(*routes, a, {}, options.websocket);
+    http::add_api_routes(*routes, a, {}, options.websocket, options.privacy);
   else
     http::add_account_routes(*routes, a);
   if (options.extra_routes) options.extra_routes(*routes, a);
@@ -96,6 +96,7 @@ void api_fixture::stop() {
   if (srv) srv->stop();
   if (a && a->hubs) a->hubs->stop_all();
   if (a && a->ws) a->ws->wait_until_none_alive(std::chrono::seconds(5));
+  if (a) http::stop_privacy(*a);
   srv.reset();
   routes.reset();
   a.reset();

@@ -21,6 +21,7 @@
 #include "actors/engine.hpp"
 #include "http/api.hpp"
 #include "http/auth.hpp"
+#include "http/privacy_routes.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 #include "tests/support/https_client.hpp"
@@ -43,6 +44,7 @@ struct api_fixture_options {
   // The WebSocket endpoint: the server's transport limits and the protocol's settings.
   http::ws_settings ws;
   http::websocket_options websocket;
+  http::privacy_options privacy;
 };
 
 struct api_fixture {
