@@ -714,6 +714,34 @@ privacy_actor spawn_privacy_actor(caf::actor_system& sys, std::shared_ptr<runtim
   return sys.spawn(privacy_behavior, std::move(rt), std::move(settings));
 }
 
+caf::expected<std::string> enqueue_erasure(persistence::lmdb_store& store,
+                                           persistence::field_sealer& sealer,
+                                           const std::string& subject,
+                                           const std::string& requested_by, int64_t at_ms) {
+  privacy_request_view v;
+  v.request_id = new_id("prq");
+  v.kind = "erasure";
+  v.subject_id = subject;
+  v.requested_by = requested_by;
+  v.status = "pending";
+  v.created_at_ms = at_ms;
+  persistence::write_item item;
+  item.put(db::indexes, request_key(v.request_id), encode_request(v));
+  item.put(db::indexes, subject_key(subject, v.request_id), std::string{});
+  audit_entry e;
+  e.at_ms = at_ms;
+  e.who = requested_by;
+  e.whose = {subject};
+  e.action = "privacy_request";
+  e.target = v.request_id;
+  e.detail = "erasure replayed from the ledger after a restore";
+  if (auto id = add_audit(item, sealer, e); !id) return id.error();
+  std::vector<persistence::write_item*> items{&item};
+  auto errs = store.commit(items);
+  if (!errs.empty() && errs[0]) return errs[0];
+  return v.request_id;
+}
+
 caf::expected<std::vector<std::string>> read_erasure_ledger(const std::filesystem::path& path) {
   std::vector<std::string> out;
   std::ifstream in(path);

@@ -126,6 +126,13 @@ using privacy_actor = caf::typed_actor<
 privacy_actor spawn_privacy_actor(caf::actor_system& sys, std::shared_ptr<runtime> rt,
                                   privacy_settings settings);
 
+// Writes a pending erasure request for `subject` straight into `store`, for work done while no
+// engine runs (a restore replaying the erasure ledger): the next start's privacy actor runs it.
+caf::expected<std::string> enqueue_erasure(persistence::lmdb_store& store,
+                                           persistence::field_sealer& sealer,
+                                           const std::string& subject,
+                                           const std::string& requested_by, int64_t at_ms);
+
 // The ids of every person in the erasure ledger (to replay after a restore).
 caf::expected<std::vector<std::string>> read_erasure_ledger(const std::filesystem::path& path);
 

@@ -17,6 +17,7 @@
 
 #include <caf/all.hpp>
 
+#include "actors/backup_actor.hpp"
 #include "actors/bootstrap.hpp"
 #include "actors/engine.hpp"
 #include "actors/entity_kinds.hpp"
@@ -101,6 +102,17 @@ int run(const http::mextd_settings& s) {
   std::filesystem::create_directories(s.data_dir, ec);
   if (ec) return fail("mextd.data_dir", make_error(errc::storage_failed, ec.message()));
 
+  if (!s.restore.empty()) {
+    auto report = actors::restore_backup(s.restore, s.data_dir);
+    if (!report) return fail("mextd.restore", report.error());
+    std::cout << "restored " << s.restore.string() << " into " << s.data_dir.string() << "; "
+              << report->erasures_replayed
+              << " erased people found in it are erased again at the next start; the data it "
+                 "replaced is in "
+              << report->moved_aside.string() << std::endl;
+    return 0;
+  }
+
   auto server_settings = http::to_server_settings(s);
   if (!s.plain_http && (s.tls_cert.empty() || s.tls_key.empty())) {
     if (auto err =
@@ -150,6 +162,12 @@ int run(const http::mextd_settings& s) {
   auto retention_sweeps = actors::spawn_retention_actor(sys, (*eng)->rt(), retention);
   // Stopped on every way out of run(): a live actor would keep the actor system from ending.
   stop_on_exit stop_sweeps{caf::actor_cast<caf::actor>(retention_sweeps)};
+  actors::backup_settings backups;
+  backups.dir = s.backup_dir.empty() ? s.data_dir / "backups" : s.backup_dir;
+  backups.interval = std::chrono::seconds(s.backup_interval_s);
+  backups.keep = s.backup_keep;
+  auto backup_runs = actors::spawn_backup_actor(sys, (*eng)->rt(), backups);
+  stop_on_exit stop_backups{caf::actor_cast<caf::actor>(backup_runs)};
 
   http::auth_settings auth;
   auth.session_absolute = std::chrono::seconds{s.session_absolute_s};
@@ -194,7 +212,12 @@ int run(const http::mextd_settings& s) {
   ws.protocol.send_burst = s.ws_send_burst;
   ws.protocol.max_rooms = s.ws_max_rooms;
   ws.hubs.presence_interval = std::chrono::milliseconds{s.ws_presence_interval_ms};
-  http::add_api_routes(*routes, a, files, ws);
+  http::privacy_options privacy;
+  privacy.archive_retention = std::chrono::hours(s.export_retention_h);
+  privacy.holder_timeout = std::chrono::seconds(s.privacy_holder_timeout_s);
+  privacy.holder_attempts = s.privacy_holder_attempts;
+  privacy.parallel_holders = s.privacy_parallel_holders;
+  http::add_api_routes(*routes, a, files, ws, privacy);
   http::server srv{server_settings, http::guard_routes(*routes, a)};
   http::add_sampled_metrics(*a, srv);
   if (auto err = srv.start()) return fail("mextd.listen", err);
@@ -212,6 +235,7 @@ int run(const http::mextd_settings& s) {
   if (!a->ws->wait_until_none_alive(std::chrono::seconds(5)))
     log::warn("mextd.ws_sessions_still_alive");
   stop_sweeps.stop(sys);
+  stop_backups.stop(sys);
   http::stop_privacy(*a);
   (*eng)->stop();
   log::info("mextd.stopped");

@@ -170,6 +170,46 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("retention-interval-s", v, 1, 86400 * 7, s.retention_interval_s);
        }},
+      {"export-retention-h", "N", "72", "hours a finished export archive is kept before deletion",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("export-retention-h", v, 1, 24 * 90, s.export_retention_h);
+       }},
+      {"privacy-holder-timeout-s", "N", "10",
+       "seconds a privacy saga waits for one holder before asking again",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("privacy-holder-timeout-s", v, 1, 3600, s.privacy_holder_timeout_s);
+       }},
+      {"privacy-holder-attempts", "N", "3",
+       "times a holder is asked before its privacy request is marked failed",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("privacy-holder-attempts", v, 1, 100, s.privacy_holder_attempts);
+       }},
+      {"privacy-parallel-holders", "N", "16", "holders one privacy saga asks at once",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("privacy-parallel-holders", v, 1, 4096, s.privacy_parallel_holders);
+       }},
+      {"backup-dir", "DIR", "DIR/backups", "where hot backups are written",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--backup-dir: empty path");
+         s.backup_dir = resolve(base, v);
+         return caf::error{};
+       }},
+      {"backup-interval-s", "N", "86400", "seconds between two hot backups; 0 schedules none",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("backup-interval-s", v, 0, 86400 * 365, s.backup_interval_s);
+       }},
+      {"backup-keep", "N", "7", "backups kept; older ones are deleted",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("backup-keep", v, 1, 10000, s.backup_keep);
+       }},
+      {"restore", "BACKUP", "none",
+       "restore a backup folder into --data-dir (mextd must not be running), replay the erasure "
+       "ledger, and exit",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--restore: empty path");
+         s.restore = resolve(base, v);
+         return caf::error{};
+       }},
       {"commit-batch-max", "N", "1024", "most events written in one group commit",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("commit-batch-max", v, 1, 1'000'000, s.commit_batch_max);

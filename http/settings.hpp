@@ -31,6 +31,15 @@ struct mextd_settings {
   std::size_t max_file_bytes = std::size_t{10} << 20;  // --max-file-bytes
   uint32_t connection_log_retention_days = 365;        // connection data older than this is purged
   uint32_t retention_interval_s = 3600;                // time between two retention sweeps
+  // Privacy (actors/privacy_actor.hpp, actors/backup_actor.hpp).
+  uint32_t export_retention_h = 72;        // a finished export archive is deleted after this
+  uint32_t privacy_holder_timeout_s = 10;  // a holder asked by a privacy saga answers within this
+  uint32_t privacy_holder_attempts = 3;    // ... or is asked again, this many times in all
+  uint32_t privacy_parallel_holders = 16;  // holders one saga asks at once
+  std::filesystem::path backup_dir;        // empty: DIR/backups
+  uint32_t backup_interval_s = 86400;      // time between two hot backups; 0 = none scheduled
+  uint32_t backup_keep = 7;                // backups kept; older ones are deleted
+  std::filesystem::path restore;           // --restore BACKUP: restore it into DIR and exit
   // Engine settings.
   uint32_t commit_batch_max = 1024;    // events per group commit
   uint32_t commit_max_wait_us = 0;     // how long a commit waits for a fuller batch

@@ -65,4 +65,7 @@ using archive_atom = caf::atom_constant<caf::atom("archive")>;
 using resume_atom = caf::atom_constant<caf::atom("resume")>;
 using step_atom = caf::atom_constant<caf::atom("step")>;
 
+// Backups (actors/backup_actor.hpp).
+using backup_atom = caf::atom_constant<caf::atom("backup")>;
+
 }  // namespace mext

@@ -135,6 +135,10 @@ caf::expected<bool> plain_field_sealer::forgotten(std::string_view) {
   return false;
 }
 
+caf::error plain_field_sealer::copy_keys(const std::filesystem::path&) {
+  return {};
+}
+
 caf::expected<std::shared_ptr<keyed_field_sealer>> keyed_field_sealer::open_in(
     const std::filesystem::path& data_dir, key_store_settings settings) {
   auto index = load_or_create_key_file(data_dir / "keys" / "index.key", 32);
@@ -187,6 +191,10 @@ caf::error keyed_field_sealer::forget(std::string_view subject_id) {
 
 caf::expected<bool> keyed_field_sealer::forgotten(std::string_view subject_id) {
   return keys_->is_destroyed(subject_id);
+}
+
+caf::error keyed_field_sealer::copy_keys(const std::filesystem::path& dest_dir) {
+  return keys_->copy_compact(dest_dir);
 }
 
 }  // namespace mext::persistence

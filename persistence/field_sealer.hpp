@@ -36,6 +36,9 @@ class field_sealer {
   virtual caf::error forget(std::string_view subject_id) = 0;
   // True once forget() ran for the person (their erasure).
   virtual caf::expected<bool> forgotten(std::string_view subject_id) = 0;
+  // A consistent compact copy of the data keys into `dest_dir` (a backup); nothing to copy for
+  // an envelope without keys.
+  virtual caf::error copy_keys(const std::filesystem::path& dest_dir) = 0;
 };
 
 // Envelope version 0, with a blind-index key kept in `<data dir>/keys/index.key` (mode 0600,
@@ -53,6 +56,7 @@ class plain_field_sealer final : public field_sealer {
   // A plain envelope has no key to destroy: refused, so an erasure never believes it shredded.
   caf::error forget(std::string_view subject_id) override;
   caf::expected<bool> forgotten(std::string_view subject_id) override;
+  caf::error copy_keys(const std::filesystem::path& dest_dir) override;
 
  private:
   friend class keyed_field_sealer;
@@ -73,6 +77,7 @@ class keyed_field_sealer final : public field_sealer {
   std::string blind_index(std::string_view domain, std::string_view value) const override;
   caf::error forget(std::string_view subject_id) override;
   caf::expected<bool> forgotten(std::string_view subject_id) override;
+  caf::error copy_keys(const std::filesystem::path& dest_dir) override;
 
   key_store& keys() { return *keys_; }
 

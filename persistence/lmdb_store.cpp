@@ -424,7 +424,8 @@ caf::expected<std::vector<std::pair<std::string, std::string>>> lmdb_store::scan
   std::vector<std::pair<std::string, std::string>> out;
   std::string start{after.empty() ? prefix : after};
   MDB_val k = as_val(start), v;
-  int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+  // LMDB refuses an empty key: an empty prefix starts at the first key.
+  int rc = mdb_cursor_get(c.get(), &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE);
   if (rc == 0 && !after.empty() && as_view(k) == after)
     rc = mdb_cursor_get(c.get(), &k, &v, MDB_NEXT);
   while (rc == 0 && out.size() < limit) {
@@ -488,7 +489,7 @@ caf::expected<std::vector<std::string>> lmdb_store::entities(std::string_view pr
     std::string start = after.empty() ? std::string{prefix} : std::string{after} + '\x01';
     if (start < prefix) start = std::string{prefix};
     MDB_val k = as_val(start), v;
-    int rc = mdb_cursor_get(c.get(), &k, &v, MDB_SET_RANGE);
+    int rc = mdb_cursor_get(c.get(), &k, &v, start.empty() ? MDB_FIRST : MDB_SET_RANGE);
     size_t taken = 0;
     while (rc == 0 && taken < limit) {
       auto key = as_view(k);

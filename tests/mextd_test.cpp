@@ -14,6 +14,7 @@
 #include <cstring>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -250,6 +251,39 @@ BOOST_AUTO_TEST_CASE(a_server_killed_with_sigkill_restarts_on_its_data) {
   BOOST_TEST(http_get(port, "/readyz").first == 200);
   BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
   BOOST_TEST(stored_entities(dir.path() / "var", "bth_") == 3u);
+}
+
+BOOST_AUTO_TEST_CASE(a_scheduled_backup_restores_with_the_restore_flag) {
+  test::temp_dir dir;
+  auto data = (dir.path() / "var").string();
+  auto backups = dir.path() / "var" / "backups";
+  {
+    mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http", "--demo",
+                     "--backup-interval-s", "1", "--backup-keep", "2"}};
+    BOOST_REQUIRE(p.wait_listening() > 0);
+    // Three intervals: at least two backups, and never more than the two kept.
+    std::this_thread::sleep_for(std::chrono::milliseconds(3500));
+    BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  }
+  std::vector<std::filesystem::path> found;
+  for (auto& e : std::filesystem::directory_iterator(backups))
+    if (e.path().filename().string().rfind("backup-", 0) == 0) found.push_back(e.path());
+  BOOST_TEST_REQUIRE(found.size() == 2u);
+  {
+    mextd_process p{{"--data-dir", data, "--restore", found.front().string()}};
+    auto all = p.read_all();
+    BOOST_TEST(all.find("restored ") == 0u, all);
+    BOOST_TEST(WEXITSTATUS(p.wait_exit()) == 0);
+  }
+  BOOST_TEST(stored_entities(dir.path() / "var", "bth_") == 3u);
+  mextd_process p{{"--data-dir", data, "--listen", "127.0.0.1:0", "--plain-http"}};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  BOOST_TEST(http_get(port, "/readyz").first == 200);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  // Something that is not a backup is refused with a reason and a non-zero status.
+  mextd_process bad{{"--data-dir", data, "--restore", (dir.path() / "nothing").string()}};
+  BOOST_TEST(WEXITSTATUS(bad.wait_exit()) == 1);
 }
 
 BOOST_AUTO_TEST_CASE(plain_http_off_loopback_is_refused) {

@@ -2,12 +2,14 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <map>
 #include <optional>
 #include <thread>
 
 #include <caf/all.hpp>
 
 #include "actors/ask.hpp"
+#include "actors/backup_actor.hpp"
 #include "actors/chat_room_actor.hpp"
 #include "actors/engine.hpp"
 #include "actors/entity_kinds.hpp"
@@ -376,6 +378,129 @@ BOOST_AUTO_TEST_CASE(a_person_in_a_thousand_rooms_is_erased_from_all_of_them) {
   }
   BOOST_TEST(test::files_containing(dir.path(), "words of the erased").empty());
   BOOST_TEST(holder_index_entries(grace) == 0u);
+}
+
+// Every stored entity and its records, to compare a restore with what was backed up.
+std::map<std::string, std::string> store_contents(persistence::lmdb_store& store) {
+  std::map<std::string, std::string> out;
+  auto ids = store.entities("", 1u << 20);
+  BOOST_REQUIRE(ids);
+  for (auto& id : *ids) {
+    auto h = store.load(id);
+    BOOST_REQUIRE(h);
+    std::string all = h->snapshot ? h->snapshot->record : std::string{};
+    for (auto& e : h->events) all += e.record;
+    out[id] = std::move(all);
+  }
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(a_restored_backup_holds_what_was_backed_up_and_nothing_after) {
+  auto grace = person("grace.hopperson@example.org");
+  auto alan = person("alan@example.org");
+  auto room = talk(grace, alan, "words before the backup", "a reply that stays");
+  backup_settings bs;
+  bs.dir = dir.path() / "backups";
+  auto b = make_backup(*eng->rt(), bs);
+  BOOST_REQUIRE(b);
+  BOOST_TEST(b->bytes > 0u);
+  auto at_backup = store_contents(*eng->rt()->store);
+  // Written after the backup: gone once it is restored.
+  auto later = person("later@example.org");
+  BOOST_REQUIRE(ask<posted>(sys, entity<chat_room_actor>(room, false), post_atom::value,
+                            caller{alan, false, {}}, post_spec{"after the backup", "", "late"},
+                            clock_ms));
+  stop();
+  auto report = restore_backup(bs.dir / b->name, dir.path());
+  BOOST_REQUIRE(report);
+  BOOST_TEST(report->erasures_replayed == 0u);
+  BOOST_TEST(std::filesystem::exists(report->moved_aside / "lmdb" / "data.mdb"));
+  start();
+  BOOST_TEST((store_contents(*eng->rt()->store) == at_backup));
+  auto h = history_of(room, alan);
+  BOOST_REQUIRE_EQUAL(h.size(), 2u);
+  BOOST_TEST(h[1].text == "words before the backup");
+  caf::scoped_actor self{sys};
+  BOOST_TEST(code_of(actors::ask<caf::actor>(self, eng->directory(), resolve_atom::value, later)
+                         .error()) == errc::not_found);
+  // The backup folder is ciphertext.
+  BOOST_TEST(test::files_containing(bs.dir, "words before the backup").empty());
+  BOOST_TEST(test::files_containing(bs.dir, "grace.hopperson@example.org").empty());
+}
+
+BOOST_AUTO_TEST_CASE(backups_are_kept_as_many_as_the_setting_says_newest_first) {
+  person("grace.hopperson@example.org");
+  backup_settings bs;
+  bs.dir = dir.path() / "backups";
+  bs.keep = 2;
+  bs.clock = [this] { return clock_ms; };
+  std::vector<std::string> names;
+  for (int i = 0; i < 4; ++i) {
+    clock_ms += 1000;
+    auto b = make_backup(*eng->rt(), bs);
+    BOOST_REQUIRE(b);
+    names.push_back(b->name);
+  }
+  auto left = list_backups(bs.dir);
+  BOOST_REQUIRE(left);
+  BOOST_REQUIRE_EQUAL(left->size(), 2u);
+  BOOST_TEST((*left)[0].name == names[2]);
+  BOOST_TEST((*left)[1].name == names[3]);
+  // Through the actor too, on request.
+  auto actor = spawn_backup_actor(sys, eng->rt(), bs);
+  clock_ms += 1000;
+  auto b = ask<backup_info>(sys, actor, backup_atom::value);
+  BOOST_REQUIRE(b);
+  auto listed = ask<std::vector<backup_info>>(sys, actor, list_atom::value);
+  BOOST_REQUIRE(listed);
+  BOOST_REQUIRE_EQUAL(listed->size(), 2u);
+  BOOST_TEST(listed->back().name == b->name);
+  caf::anon_send_exit(actor, caf::exit_reason::user_shutdown);
+}
+
+BOOST_AUTO_TEST_CASE(restoring_a_backup_from_before_an_erasure_brings_nothing_back) {
+  auto grace = person("grace.hopperson@example.org");
+  auto alan = person("alan@example.org");
+  auto room = talk(grace, alan, "words of the erased", "a reply that stays");
+  backup_settings bs;
+  bs.dir = dir.path() / "backups";
+  auto b = make_backup(*eng->rt(), bs);
+  BOOST_REQUIRE(b);
+  auto req = submit("erasure", grace);
+  BOOST_TEST(wait_done(req.request_id).status == "completed");
+  stop();
+  auto report = restore_backup(bs.dir / b->name, dir.path());
+  BOOST_REQUIRE(report);
+  BOOST_TEST(report->erasures_replayed == 1u);
+  // The key is destroyed before anything starts: nothing of Grace reads, even for a moment.
+  {
+    auto sealer = persistence::keyed_field_sealer::open_in(dir.path());
+    BOOST_REQUIRE(sealer);
+    BOOST_TEST(*(*sealer)->forgotten(grace));
+  }
+  start();
+  // The replayed erasure runs through every holder at start.
+  auto all = ask<std::vector<privacy_request_view>>(sys, privacy, list_atom::value, std::string{},
+                                                    uint32_t{100});
+  BOOST_REQUIRE(all);
+  std::string replayed;
+  for (auto& v : *all)
+    if (v.requested_by == "restore") replayed = v.request_id;
+  BOOST_REQUIRE(!replayed.empty());
+  BOOST_TEST(wait_done(replayed).status == "completed");
+  check_erased(grace, alan, room);
+  // The moved-aside data and the backups hold no readable trace either.
+  BOOST_TEST(test::files_containing(dir.path(), "grace.hopperson@example.org").empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_folder_that_is_not_a_backup_is_refused_and_nothing_moves) {
+  person("grace.hopperson@example.org");
+  stop();
+  auto report = restore_backup(dir.path() / "exports", dir.path());
+  BOOST_REQUIRE(!report);
+  BOOST_TEST(code_of(report.error()) == errc::invalid_argument);
+  BOOST_TEST(std::filesystem::exists(dir.path() / "lmdb" / "data.mdb"));
+  start();
 }
 
 BOOST_AUTO_TEST_SUITE_END()
