@@ -3,6 +3,7 @@
 #include <caf/all.hpp>
 
 #include "actors/backup_actor.hpp"
+#include "actors/breach_actor.hpp"
 #include "actors/caller.hpp"
 #include "actors/holder.hpp"
 #include "actors/privacy_actor.hpp"
@@ -69,6 +70,9 @@ void add_message_types(caf::actor_system_config& cfg) {
   cfg.add_message_type<std::vector<personal_record>>("mext.personal_record_list");
   cfg.add_message_type<privacy_request_view>("mext.privacy_request_view");
   cfg.add_message_type<backup_info>("mext.backup_info");
+  cfg.add_message_type<breach_input>("mext.breach_input");
+  cfg.add_message_type<breach_view>("mext.breach_view");
+  cfg.add_message_type<notice_counts>("mext.notice_counts");
   cfg.add_message_type<std::vector<backup_info>>("mext.backup_info_list");
   cfg.add_message_type<std::vector<privacy_request_view>>("mext.privacy_request_view_list");
 }

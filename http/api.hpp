@@ -22,6 +22,7 @@
 #include <caf/sec.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/breach_actor.hpp"
 #include "actors/caller.hpp"
 #include "actors/directory.hpp"
 #include "actors/engine.hpp"
@@ -61,6 +62,8 @@ struct api {
   std::shared_ptr<ws_sessions> ws;
   // Made by add_privacy_routes; stop it with stop_privacy before the engine stops.
   actors::privacy_actor privacy;
+  // The breach register, made by add_privacy_routes as well.
+  actors::breach_actor breaches;
 };
 
 // -- JSON at the edge -----------------------------------------------------------------------

@@ -217,6 +217,11 @@ int run(const http::mextd_settings& s) {
   privacy.holder_timeout = std::chrono::seconds(s.privacy_holder_timeout_s);
   privacy.holder_attempts = s.privacy_holder_attempts;
   privacy.parallel_holders = s.privacy_parallel_holders;
+  privacy.notice_command = s.notice_command;
+  privacy.notice_spool_dir = s.notice_spool_dir;
+  privacy.notice_retry = std::chrono::seconds(s.notice_retry_s);
+  privacy.notice_attempts = s.notice_attempts;
+  privacy.contact = s.dpo_contact;
   http::add_api_routes(*routes, a, files, ws, privacy);
   http::server srv{server_settings, http::guard_routes(*routes, a)};
   http::add_sampled_metrics(*a, srv);

@@ -7,6 +7,9 @@
 //   POST /api/v1/admin/users/{id}/export|erase   an administrator on a person's behalf; audited
 //   GET  /api/v1/admin/privacy/requests          every request and its progress
 //   GET  /api/v1/admin/audit?limit=&cursor=      the audit log, newest first
+//   POST /api/v1/admin/breaches                   record a breach; 201 {breach_id,
+//   notify_authority_by} GET  /api/v1/admin/breaches/{id}              its notices and the Art.
+//   33(3) authority report
 //
 // The archive is rendered here (JSON is the edge's) from the records the holders gave, with every
 // category of the seed present even when empty; http/privacy-archive.schema.json describes it.
@@ -337,6 +340,87 @@ void on_audit(const std::shared_ptr<api>& a, request& req, respond_fn respond) {
   });
 }
 
+// -- breaches -------------------------------------------------------------------------------------
+
+njson breach_json(const actors::breach_view& b, const std::string& contact) {
+  const auto& n = b.notices;
+  njson notices{
+      {"queued", n.queued}, {"sent", n.sent}, {"failed", n.failed}, {"skipped", n.skipped}};
+  auto now = actors::now_ms();
+  // Art. 33(3): (a) nature, categories and approximate numbers; (b) the contact point;
+  // (c) likely consequences; (d) measures taken or proposed. Art. 33(1): 72 hours.
+  njson report{{"regulation", "GDPR Art. 33"},
+               {"breach_id", b.breach_id},
+               {"contact_point", contact},
+               {"detected_at", format_rfc3339(b.input.detected_at_ms)},
+               {"recorded_at", format_rfc3339(b.recorded_at_ms)},
+               {"notify_by", format_rfc3339(b.notify_authority_by_ms)},
+               {"deadline_passed", now > b.notify_authority_by_ms},
+               {"nature",
+                {{"description", b.input.description},
+                 {"categories_of_personal_data", b.input.categories},
+                 {"approximate_number_of_data_subjects", b.input.user_ids.size()}}},
+               {"likely_consequences", b.input.likely_consequences},
+               {"measures_taken_or_proposed", b.input.measures_taken},
+               {"communication_to_data_subjects", notices}};
+  return {{"breach_id", b.breach_id},
+          {"status", n.queued > 0 ? "notifying" : "notified"},
+          {"description", b.input.description},
+          {"detected_at", format_rfc3339(b.input.detected_at_ms)},
+          {"recorded_at", format_rfc3339(b.recorded_at_ms)},
+          {"recorded_by", b.recorded_by},
+          {"notify_authority_by", format_rfc3339(b.notify_authority_by_ms)},
+          {"categories", b.input.categories},
+          {"people", b.input.user_ids.size()},
+          {"notices_sent", n.sent},
+          {"notices", std::move(notices)},
+          {"authority_report", std::move(report)}};
+}
+
+void on_record_breach(const std::shared_ptr<api>& a, request& req, respond_fn respond,
+                      std::string contact) {
+  auto rid = req.request_id;
+  require_admin(*a, req, respond, [a, &req, respond, rid, contact](principal p) {
+    MEXT_TRY_OR_RESPOND(body, parse_object(a->limits, req));
+    MEXT_TRY_OR_RESPOND(description,
+                        required_string(*body, "description", actors::max_breach_text_bytes));
+    MEXT_TRY_OR_RESPOND(detected_at, required_time(*body, "detected_at"));
+    MEXT_TRY_OR_RESPOND(categories, string_list(*body, "categories", 64, 100));
+    MEXT_TRY_OR_RESPOND(user_ids, string_list(*body, "user_ids", 100000, 64));
+    MEXT_TRY_OR_RESPOND(
+        consequences, optional_string(*body, "likely_consequences", actors::max_breach_text_bytes));
+    MEXT_TRY_OR_RESPOND(measures,
+                        optional_string(*body, "measures_taken", actors::max_breach_text_bytes));
+    actors::breach_input in{std::move(*description),    *detected_at,
+                            std::move(*categories),     std::move(*user_ids),
+                            consequences->value_or(""), measures->value_or("")};
+    ask_actor<actors::breach_view>(
+        *a, a->breaches, respond,
+        [respond, rid, contact](actors::breach_view b) {
+          log::info("breach.recorded")
+              .field("request_id", rid)
+              .field("breach_id", b.breach_id)
+              .field("people", static_cast<uint64_t>(b.input.user_ids.size()));
+          respond(json(201, dump(breach_json(b, contact))));
+        },
+        record_atom::value, p.caller, std::move(in));
+  });
+}
+
+void on_get_breach(const std::shared_ptr<api>& a, request& req, respond_fn respond,
+                   std::string contact) {
+  auto id = req.params["id"];
+  require_admin(*a, req, respond, [a, respond, id, contact](principal) {
+    if (!is_id_of(id, "brc")) return respond(not_found("breach"));
+    ask_actor<actors::breach_view>(
+        *a, a->breaches, respond,
+        [respond, contact](actors::breach_view b) {
+          respond(json(200, dump(breach_json(b, contact))));
+        },
+        get_atom::value, id);
+  });
+}
+
 }  // namespace
 
 void add_privacy_routes(router& routes, std::shared_ptr<api> a, privacy_options options) {
@@ -381,6 +465,25 @@ void add_privacy_routes(router& routes, std::shared_ptr<api> a, privacy_options 
   s.crash_at = options.crash_at;
   a->privacy = actors::spawn_privacy_actor(a->sys, a->eng.rt(), std::move(s));
 
+  actors::breach_settings bs;
+  bs.sender = options.notice_command.empty() ? actors::spool_sender(options.notice_spool_dir.empty()
+                                                                        ? data_dir / "notice-spool"
+                                                                        : options.notice_spool_dir)
+                                             : actors::command_sender(options.notice_command);
+  bs.delivery_interval = options.notice_retry;
+  bs.max_attempts = options.notice_attempts;
+  bs.contact = options.contact;
+  a->breaches = actors::spawn_breach_actor(a->sys, a->eng.rt(), std::move(bs));
+  auto contact = options.contact;
+  add_guarded(routes, a, "POST", "/api/v1/admin/breaches",
+              [a, contact](request& req, respond_fn respond) {
+                on_record_breach(a, req, std::move(respond), contact);
+              });
+  add_guarded(routes, a, "GET", "/api/v1/admin/breaches/{id}",
+              [a, contact](request& req, respond_fn respond) {
+                on_get_breach(a, req, std::move(respond), contact);
+              });
+
   auto add = [&](const char* method, const char* pattern,
                  void (*h)(const std::shared_ptr<api>&, request&, respond_fn)) {
     add_guarded(routes, a, method, pattern,
@@ -397,12 +500,16 @@ void add_privacy_routes(router& routes, std::shared_ptr<api> a, privacy_options 
 }
 
 void stop_privacy(api& a) {
-  if (!a.privacy) return;
   caf::scoped_actor self{a.sys};
-  self->monitor(a.privacy);
-  self->send_exit(a.privacy, caf::exit_reason::user_shutdown);
-  self->receive([](const caf::down_msg&) {});
+  for (auto hdl :
+       {caf::actor_cast<caf::actor>(a.privacy), caf::actor_cast<caf::actor>(a.breaches)}) {
+    if (!hdl) continue;
+    self->monitor(hdl);
+    self->send_exit(hdl, caf::exit_reason::user_shutdown);
+    self->receive([](const caf::down_msg&) {});
+  }
   a.privacy = actors::privacy_actor{};
+  a.breaches = actors::breach_actor{};
 }
 
 }  // namespace mext::http

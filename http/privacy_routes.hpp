@@ -25,12 +25,20 @@ struct privacy_options {
   std::chrono::milliseconds purge_interval{std::chrono::hours(1)};
   // Tests only (privacy_settings::crash_at).
   std::function<bool(std::string_view)> crash_at;
+  // Breach notices: a command reading an RFC 5322 message on stdin (e.g. "sendmail -t -i"), else
+  // files in spool_dir (empty: DIR/notice-spool).
+  std::string notice_command;
+  std::filesystem::path notice_spool_dir;
+  std::chrono::milliseconds notice_retry{std::chrono::seconds(30)};
+  uint32_t notice_attempts = 10;
+  // The contact point named in notices and in the authority report.
+  std::string contact = "the data protection officer of the platform";
 };
 
 void add_privacy_routes(router& routes, std::shared_ptr<api> a, privacy_options options);
 
-// Stops the privacy actor and waits for it: before the engine stops, so that no saga mistakes the
-// shutdown for a failing holder. Unfinished sagas resume at the next start.
+// Stops the privacy and breach actors and waits for them: before the engine stops, so that no saga
+// mistakes the shutdown for a failing holder. Unfinished sagas resume at the next start.
 void stop_privacy(api& a);
 
 }  // namespace mext::http

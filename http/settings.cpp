@@ -210,6 +210,35 @@ const std::vector<option>& options() {
          s.restore = resolve(base, v);
          return caf::error{};
        }},
+      {"notice-command", "CMD", "none (the spool)",
+       "command that sends a breach notice, given as an RFC 5322 message on stdin "
+       "(e.g. \"/usr/sbin/sendmail -t -i\")",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         s.notice_command = std::string(v);
+         return caf::error{};
+       }},
+      {"notice-spool-dir", "DIR", "DIR/notice-spool",
+       "where breach notices are written as .eml files when no notice-command is set",
+       [](mextd_settings& s, std::string_view v, const fs::path& base) {
+         if (v.empty()) return bad("--notice-spool-dir: empty path");
+         s.notice_spool_dir = resolve(base, v);
+         return caf::error{};
+       }},
+      {"notice-retry-s", "N", "30", "seconds before a breach notice that failed is tried again",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("notice-retry-s", v, 1, 86400, s.notice_retry_s);
+       }},
+      {"notice-attempts", "N", "10", "attempts before a breach notice is marked failed",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("notice-attempts", v, 1, 1000, s.notice_attempts);
+       }},
+      {"dpo-contact", "TEXT", "the data protection officer of the platform",
+       "contact point named in breach notices and in the authority report",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         if (v.empty() || v.size() > 500) return bad("--dpo-contact: 1 to 500 characters");
+         s.dpo_contact = std::string(v);
+         return caf::error{};
+       }},
       {"commit-batch-max", "N", "1024", "most events written in one group commit",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("commit-batch-max", v, 1, 1'000'000, s.commit_batch_max);

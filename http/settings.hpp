@@ -40,6 +40,11 @@ struct mextd_settings {
   uint32_t backup_interval_s = 86400;      // time between two hot backups; 0 = none scheduled
   uint32_t backup_keep = 7;                // backups kept; older ones are deleted
   std::filesystem::path restore;           // --restore BACKUP: restore it into DIR and exit
+  std::string notice_command;              // breach notices piped to it; empty: the spool
+  std::filesystem::path notice_spool_dir;  // empty: DIR/notice-spool
+  uint32_t notice_retry_s = 30;            // a failed notice is tried again after this
+  uint32_t notice_attempts = 10;           // ... this many times in all
+  std::string dpo_contact = "the data protection officer of the platform";
   // Engine settings.
   uint32_t commit_batch_max = 1024;    // events per group commit
   uint32_t commit_max_wait_us = 0;     // how long a commit waits for a fuller batch

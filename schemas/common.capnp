@@ -34,4 +34,6 @@ enum RecordKind {
   connectionLogSnapshot @13;
   privacyRequest @14;
   auditEntry @15;
+  breach @16;
+  breachNotice @17;
 }

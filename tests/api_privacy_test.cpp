@@ -6,6 +6,9 @@
 #include <boost/test/unit_test.hpp>
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <thread>
 
@@ -35,6 +38,9 @@ constexpr const char* file_body = "Peggy's private notes, plain text";
 constexpr const char* content_title = "Datasheet of the Acme widget";
 
 struct privacy_fixture : api_fixture {
+  privacy_fixture() = default;
+  explicit privacy_fixture(mext::test::api_fixture_options o) : api_fixture(std::move(o)) {}
+
   void expect_status(const http_result& r, int status) {
     BOOST_TEST_REQUIRE(r.status == status,
                        "expected " << status << ", got " << r.status << ": " << r.body);
@@ -294,6 +300,150 @@ BOOST_AUTO_TEST_CASE(an_administrator_acts_on_a_persons_behalf_and_is_audited) {
   BOOST_TEST(second.at("items")[0].at("when") <= first.at("items")[0].at("when"));
   BOOST_TEST(second.at("items")[0].at("audit_id") != first.at("items")[0].at("audit_id"));
   expect_status(http().get("/api/v1/admin/audit?cursor=not-a-cursor", admin_token), 400);
+}
+
+std::string hours_ago(int h) {
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                std::chrono::system_clock::now().time_since_epoch())
+                .count() -
+            int64_t{h} * 3600 * 1000;
+  return mext::http::format_rfc3339(ms - ms % 1000);
+}
+
+njson breach_body(const std::vector<std::string>& people, const std::string& detected_at) {
+  return {{"description", "A laptop holding an export was stolen from a car"},
+          {"detected_at", detected_at},
+          {"categories", {"account", "profile"}},
+          {"user_ids", people},
+          {"likely_consequences", "phishing using the names and emails"},
+          {"measures_taken", "the laptop's disk was encrypted; sessions were ended"}};
+}
+
+njson wait_notified(privacy_fixture& f, const std::string& breach) {
+  for (int i = 0; i < 1500; ++i) {
+    auto r = f.http().get("/api/v1/admin/breaches/" + breach, f.admin_token);
+    BOOST_TEST_REQUIRE(r.status == 200, r.body);
+    auto j = r.json();
+    if (j.at("status") == "notified") return j;
+    std::this_thread::sleep_for(20ms);
+  }
+  BOOST_FAIL("the notices were not all delivered within 30 s");
+  return {};
+}
+
+BOOST_AUTO_TEST_CASE(a_breach_notifies_each_person_concerned_and_reports_to_the_authority) {
+  auto [ada, ada_token] = new_user("ada@example.test", "Ada", "Byron");
+  auto [bob, bob_token] = new_user("bob@example.test", "Bob", "Other");
+  auto [gone, gone_token] = new_user("gone@example.test", "Gone", "Erased");
+  auto erased = http().post("/api/v1/admin/users/" + gone + "/erase", admin_token);
+  expect_status(erased, 202);
+  wait_done(erased.json().at("request_id").get<std::string>(), admin_token);
+  auto detected = hours_ago(2);
+  expect_status(http().post_json("/api/v1/admin/breaches", breach_body({ada}, detected), ada_token),
+                403);
+  auto bad = breach_body({ada}, hours_ago(-2));
+  expect_status(http().post_json("/api/v1/admin/breaches", bad, admin_token), 400);
+  bad = breach_body({"not-a-user"}, detected);
+  expect_status(http().post_json("/api/v1/admin/breaches", bad, admin_token), 400);
+  bad = breach_body({ada}, detected);
+  bad.erase("description");
+  expect_status(http().post_json("/api/v1/admin/breaches", bad, admin_token), 400);
+
+  auto r = http().post_json("/api/v1/admin/breaches", breach_body({ada, bob, gone}, detected),
+                            admin_token);
+  expect_status(r, 201);
+  auto id = r.json().at("breach_id").get<std::string>();
+  auto deadline = mext::http::parse_rfc3339(r.json().at("notify_authority_by").get<std::string>());
+  BOOST_REQUIRE(deadline);
+  BOOST_TEST(*deadline - *mext::http::parse_rfc3339(detected) == int64_t{72} * 3600 * 1000);
+  auto b = wait_notified(*this, id);
+  BOOST_TEST(b.at("notices").at("sent") == 2);
+  BOOST_TEST(b.at("notices").at("skipped") == 1);
+  BOOST_TEST(b.at("notices_sent") == 2);
+  auto& report = b.at("authority_report");
+  BOOST_TEST(report.at("nature").at("approximate_number_of_data_subjects") == 3);
+  BOOST_TEST(report.at("nature").at("categories_of_personal_data") ==
+             njson::array({"account", "profile"}));
+  BOOST_TEST(report.at("contact_point").is_string());
+  BOOST_TEST(report.at("likely_consequences") == "phishing using the names and emails");
+  BOOST_TEST(report.at("measures_taken_or_proposed").is_string());
+  BOOST_TEST(report.at("deadline_passed") == false);
+  // One message a person, to that person alone, in the spool.
+  std::vector<std::string> mails;
+  for (auto& e : std::filesystem::directory_iterator(dir.path() / "notice-spool")) {
+    std::ifstream in(e.path());
+    mails.emplace_back(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  }
+  BOOST_TEST_REQUIRE(mails.size() == 2u);
+  for (auto& m : mails) {
+    bool to_ada = m.find("To: ada@example.test\r\n") != std::string::npos;
+    bool to_bob = m.find("To: bob@example.test\r\n") != std::string::npos;
+    BOOST_TEST(to_ada != to_bob);
+    BOOST_TEST(m.find(to_ada ? "bob@example.test" : "ada@example.test") == std::string::npos);
+    BOOST_TEST(m.find(id) != std::string::npos);
+    BOOST_TEST(m.find("A laptop holding an export was stolen") != std::string::npos);
+  }
+  // Recorded in the audit log; unknown ids are 404.
+  auto audit = http().get("/api/v1/admin/audit?limit=1000", admin_token).body;
+  BOOST_TEST(audit.find("breach_recorded") != std::string::npos);
+  BOOST_TEST(audit.find("breach_notice_sent") != std::string::npos);
+  expect_status(
+      http().get("/api/v1/admin/breaches/brc_00000000000000000000000000000000", admin_token), 404);
+  // The register survives a restart.
+  restart();
+  BOOST_TEST(http().get("/api/v1/admin/breaches/" + id, admin_token).json().at("notices_sent") ==
+             2);
+}
+
+mext::test::api_fixture_options failing_command() {
+  mext::test::api_fixture_options o;
+  o.privacy.notice_command = "cat > /dev/null; exit 3";
+  o.privacy.notice_retry = std::chrono::milliseconds(50);
+  o.privacy.notice_attempts = 2;
+  return o;
+}
+
+struct failing_fixture : privacy_fixture {
+  failing_fixture() : privacy_fixture(failing_command()) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(a_notice_command_that_keeps_failing_marks_the_notice_failed,
+                        failing_fixture) {
+  auto [ada, token] = new_user("ada@example.test", "Ada", "Byron");
+  auto r =
+      http().post_json("/api/v1/admin/breaches", breach_body({ada}, hours_ago(1)), admin_token);
+  expect_status(r, 201);
+  auto id = r.json().at("breach_id").get<std::string>();
+  auto b = wait_notified(*this, id);
+  BOOST_TEST(b.at("notices").at("failed") == 1);
+  BOOST_TEST(b.at("notices_sent") == 0);
+}
+
+mext::test::api_fixture_options working_command(const std::filesystem::path& out) {
+  mext::test::api_fixture_options o;
+  o.privacy.notice_command = "cat >> '" + out.string() + "'";
+  return o;
+}
+
+struct command_fixture : privacy_fixture {
+  command_fixture() : privacy_fixture(working_command(outbox_file())) {}
+  static std::filesystem::path outbox_file() {
+    static mext::test::temp_dir out;
+    return out.path() / "sent.eml";
+  }
+};
+
+BOOST_FIXTURE_TEST_CASE(a_notice_command_gets_the_message_on_its_input, command_fixture) {
+  auto [ada, token] = new_user("ada@example.test", "Ada", "Byron");
+  auto r =
+      http().post_json("/api/v1/admin/breaches", breach_body({ada}, hours_ago(1)), admin_token);
+  expect_status(r, 201);
+  auto b = wait_notified(*this, r.json().at("breach_id").get<std::string>());
+  BOOST_TEST(b.at("notices_sent") == 1);
+  std::ifstream in(outbox_file());
+  std::string sent((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_TEST(sent.find("To: ada@example.test\r\n") == 0u);
+  BOOST_TEST(sent.find("Subject: Notice of a personal data breach") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
