@@ -115,6 +115,20 @@ void erase_author(room_data& d, const std::string& person) {
                      d.member_ids.end());
 }
 
+bool purgeable(const message_rec& m, int64_t before) {
+  return m.sent_at_ms < before && !(m.deleted && m.text.empty() && m.file_id.empty());
+}
+
+// Messages keep their number and id (catch-up and history stay consistent) and lose the rest.
+void purge_before(room_data& d, int64_t before) {
+  for (auto& m : d.messages) {
+    if (!purgeable(m, before)) continue;
+    m.text.clear();
+    m.file_id.clear();
+    m.deleted = true;
+  }
+}
+
 void read_info(room_data& d, schema::RoomInfo::Reader info) {
   d.kind = info.getKind();
   d.booth_id = str(info.getBoothId());
@@ -198,6 +212,9 @@ caf::error apply_event(room_data& d, runtime& rt, const std::string& room_id,
     }
     case schema::ChatRoomEvent::AUTHOR_ERASED:
       erase_author(d, str(ev.getAuthorErased()));
+      return {};
+    case schema::ChatRoomEvent::PURGED_BEFORE:
+      purge_before(d, ev.getPurgedBefore());
       return {};
   }
   return make_error(errc::corrupt_record, room_id + ": unknown event");
@@ -570,6 +587,34 @@ std::vector<personal_record> export_of(const room_state& st, const std::string& 
   return out;
 }
 
+caf::result<uint64_t> on_purge(room_self self, int64_t before) {
+  auto& st = self->state;
+  if (!st.d.exists) return answer_when_durable(self, uint64_t{0});
+  uint64_t count = static_cast<uint64_t>(
+      std::count_if(st.d.messages.begin(), st.d.messages.end(),
+                    [before](const message_rec& m) { return purgeable(m, before); }));
+  if (count == 0) return answer_when_durable(self, uint64_t{0});
+  capnp::MallocMessageBuilder msg;
+  auto ev = msg.initRoot<schema::ChatRoomEvent>();
+  ev.setAt(now_ms());
+  ev.setPurgedBefore(before);
+  persistence::write_item item;
+  if (auto err = stage(self, msg, item)) return err;
+  log::info("room.purged").field("room", st.id).field("messages", count);
+  auto rp = self->make_response_promise<uint64_t>();
+  // Compacted like a deletion: no stored record keeps the purged messages.
+  st.core.persist(
+      self, std::move(item),
+      [rp, count](const caf::error& err) mutable {
+        if (err)
+          rp.deliver(err);
+        else
+          rp.deliver(count);
+      },
+      true);
+  return rp;
+}
+
 caf::result<uint64_t> on_erase(room_self self, const std::string& person) {
   auto& st = self->state;
   for (size_t i = st.subs.size(); i-- > 0;)
@@ -656,6 +701,10 @@ chat_room_actor::behavior_type room_behavior(room_self self, std::shared_ptr<run
       [self](export_atom, const std::string& person) {
         self->state.core.touch(self);
         return answer_when_durable(self, export_of(self->state, person));
+      },
+      [self](purge_atom, int64_t before) {
+        self->state.core.touch(self);
+        return on_purge(self, before);
       },
       [self](erase_atom, const std::string& person) {
         self->state.core.touch(self);

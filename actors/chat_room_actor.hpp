@@ -189,7 +189,10 @@ using chat_room_actor = caf::typed_actor<
     // count. Joining twice counts once.
     caf::replies_to<join_atom, caf::actor, caller>::with<uint32_t>,
     // Unsubscribes; answers the subscriber count.
-    caf::replies_to<leave_atom, caf::actor>::with<uint32_t>>::extend_with<entity_lifecycle>::
+    caf::replies_to<leave_atom, caf::actor>::with<uint32_t>,
+    // Retention (the retention actor): deletes every message sent before the time, durably and
+    // compacted; answers how many it deleted.
+    caf::replies_to<purge_atom, int64_t>::with<uint64_t>>::extend_with<entity_lifecycle>::
     extend_with<personal_data_holder>;
 
 static_assert(std::is_convertible_v<chat_room_actor, personal_data_holder>);

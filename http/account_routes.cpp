@@ -10,6 +10,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/audit_log.hpp"
 #include "actors/connection_log_actor.hpp"
 #include "actors/password.hpp"
 #include "actors/user_actor.hpp"
@@ -309,6 +310,68 @@ void on_patch_me(const std::shared_ptr<api>& a, request& req, respond_fn respond
   });
 }
 
+// -- PATCH /admin/users/{id}: a correction on a person's behalf (Art. 16) ------------------------
+
+constexpr size_t max_reason_bytes = 500;
+
+// The fields of a profile patch present in `body`, for the audit entry (names, never values).
+std::string patched_fields(const jv& body) {
+  static constexpr const char* names[] = {
+      "first_name",      "surname",     "email",     "linkedin_url", "photo_file_id", "country",
+      "organization_id", "role_in_org", "interests", "keywords",     "address"};
+  std::string out;
+  for (auto n : names)
+    if (body.contains(n)) out += (out.empty() ? "" : ",") + std::string(n);
+  return out;
+}
+
+// The person must exist; the audit entry (who, whose, which fields, why) is durable before the
+// change is made, so no correction is ever made unaudited.
+void on_admin_patch_user(const std::shared_ptr<api>& a, request& req, respond_fn respond) {
+  auto id = req.params["id"];
+  auto rid = req.request_id;
+  require_admin(*a, req, respond, [a, &req, respond, id, rid](principal p) {
+    if (!is_id_of(id, "usr")) return respond(not_found("user"));
+    MEXT_TRY_OR_RESPOND(body, parse_object(a->limits, req));
+    MEXT_TRY_OR_RESPOND(reason, required_string(*body, "reason", max_reason_bytes));
+    MEXT_TRY_OR_RESPOND(patch, parse_patch(*body));
+    auto fields = patched_fields(*body);
+    if (fields.empty())
+      return respond(problem(400, "Bad Request", "name at least one profile field to correct"));
+    call<actors::user_actor, user_view>(
+        *a, id, false, respond,
+        [a, respond, id, rid, p, fields, reason = std::move(*reason),
+         patch = std::move(*patch)](user_view) {
+          actors::audit_entry e;
+          e.at_ms = actors::now_ms();
+          e.who = p.caller.user_id;
+          e.whose = {id};
+          e.action = "rectification";
+          e.target = id;
+          e.why = reason;
+          e.request_id = rid;
+          e.detail = fields;
+          persistence::write_item item;
+          auto audited = actors::add_audit(item, *a->eng.rt()->sealer, e);
+          if (!audited) return respond(from_error(audited.error()));
+          commit_item(*a, std::move(item), [a, respond, id, rid, p, patch](caf::error err) {
+            if (err) return respond(from_error(err));
+            call<actors::user_actor, user_view>(
+                *a, id, false, respond,
+                [respond, rid, id, p](user_view v) {
+                  log::info("admin.rectification")
+                      .field("request_id", rid)
+                      .field("admin_id", p.caller.user_id)
+                      .field("user_id", id);
+                  respond(json(200, own_profile(v).dump()));
+                },
+                update_atom::value, p.caller, patch);
+          });
+        },
+        get_atom::value, p.caller);
+  });
+}
+
 // -- POST /me/password ----------------------------------------------------------------------------
 
 // The new password's policy, the old one's check (throttled), then every other session ends.
@@ -436,6 +499,7 @@ void add_account_routes(router& routes, std::shared_ptr<api> a) {
   add("PATCH", "/api/v1/me", on_patch_me);
   add("POST", "/api/v1/me/password", on_change_password);
   add("GET", "/api/v1/users/{id}", on_get_user);
+  add("PATCH", "/api/v1/admin/users/{id}", on_admin_patch_user);
 }
 
 }  // namespace mext::http

@@ -159,6 +159,7 @@ int run(const http::mextd_settings& s) {
   retention.connection_log_retention =
       std::chrono::hours(24) * static_cast<int64_t>(s.connection_log_retention_days);
   retention.interval = std::chrono::seconds(s.retention_interval_s);
+  retention.chat_retention = std::chrono::hours(24) * static_cast<int64_t>(s.chat_retention_days);
   auto retention_sweeps = actors::spawn_retention_actor(sys, (*eng)->rt(), retention);
   // Stopped on every way out of run(): a live actor would keep the actor system from ending.
   stop_on_exit stop_sweeps{caf::actor_cast<caf::actor>(retention_sweeps)};

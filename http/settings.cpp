@@ -166,6 +166,11 @@ const std::vector<option>& options() {
          return set_number("connection-log-retention-days", v, 1, 3650,
                            s.connection_log_retention_days);
        }},
+      {"chat-retention-days", "N", "90",
+       "days after an exhibition ends before the messages of its booth rooms are purged",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("chat-retention-days", v, 1, 3650, s.chat_retention_days);
+       }},
       {"retention-interval-s", "N", "3600", "seconds between two retention sweeps",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("retention-interval-s", v, 1, 86400 * 7, s.retention_interval_s);

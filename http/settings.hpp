@@ -31,6 +31,7 @@ struct mextd_settings {
   std::size_t max_file_bytes = std::size_t{10} << 20;  // --max-file-bytes
   uint32_t connection_log_retention_days = 365;        // connection data older than this is purged
   uint32_t retention_interval_s = 3600;                // time between two retention sweeps
+  uint32_t chat_retention_days = 90;  // booth chat is purged this long after its exhibition ends
   // Privacy (actors/privacy_actor.hpp, actors/backup_actor.hpp).
   uint32_t export_retention_h = 72;        // a finished export archive is deleted after this
   uint32_t privacy_holder_timeout_s = 10;  // a holder asked by a privacy saga answers within this

@@ -47,6 +47,8 @@ struct ChatRoomEvent {
     deleted @3 :Deletion;
     # Erasure of a person: every message they wrote is deleted and their id forgotten.
     authorErased @4 :Text;
+    # Retention: every message sent before this time is deleted (text and file gone).
+    purgedBefore @5 :Int64;
   }
 }
 

@@ -302,6 +302,39 @@ BOOST_AUTO_TEST_CASE(an_administrator_acts_on_a_persons_behalf_and_is_audited) {
   expect_status(http().get("/api/v1/admin/audit?cursor=not-a-cursor", admin_token), 400);
 }
 
+BOOST_AUTO_TEST_CASE(an_administrators_correction_is_made_only_with_its_audit_entry) {
+  auto [ada, token] = new_user("ada@example.test", "Ada", "Byronn");
+  njson fix{{"surname", "Byron"}, {"reason", "the person asked by phone, ticket 4711"}};
+  expect_status(http().patch_json("/api/v1/admin/users/" + ada, fix, token), 403);
+  expect_status(
+      http().patch_json("/api/v1/admin/users/" + ada, {{"surname", "Byron"}}, admin_token), 400);
+  expect_status(
+      http().patch_json("/api/v1/admin/users/" + ada, {{"reason", "nothing"}}, admin_token), 400);
+  expect_status(http().patch_json("/api/v1/admin/users/usr_00000000000000000000000000000000", fix,
+                                  admin_token),
+                404);
+  auto r = http().patch_json("/api/v1/admin/users/" + ada, fix, admin_token);
+  expect_status(r, 200);
+  BOOST_TEST(r.json().at("surname") == "Byron");
+  BOOST_TEST(http().get("/api/v1/me", token).json().at("surname") == "Byron");
+  auto audit = http().get("/api/v1/admin/audit?limit=1000", admin_token).json();
+  int corrections = 0;
+  for (auto& e : audit.at("items")) {
+    if (e.at("what").at("action") != "rectification") continue;
+    ++corrections;
+    BOOST_TEST(e.at("who") == admin_id);
+    BOOST_TEST(e.at("whose") == njson::array({ada}));
+    BOOST_TEST(e.at("what").at("detail") == "surname");
+    BOOST_TEST(e.at("why") == "the person asked by phone, ticket 4711");
+  }
+  BOOST_TEST(corrections == 1);
+  // The person's own corrections are theirs to make, and not audited.
+  expect_status(http().patch_json("/api/v1/me", {{"country", "GB"}}, token), 200);
+  auto after = http().get("/api/v1/admin/audit?limit=1000", admin_token).json();
+  BOOST_TEST(after.at("items").size() == audit.at("items").size());
+  BOOST_TEST(files_with("ticket 4711").empty());
+}
+
 std::string hours_ago(int h) {
   auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                 std::chrono::system_clock::now().time_since_epoch())

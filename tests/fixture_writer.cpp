@@ -9,9 +9,10 @@
 // renumbered, retyped or removed. Personal fields hold the plain envelope (version byte 0x00,
 // then the text) made by persistence::plain_field_sealer, the only envelope of format v1.
 //
-// The fixtures are committed and are the old data the engine must keep reading. Run this only to
-// add fixtures of a new format version (then name the files _v2 and keep the _v1 ones); never
-// to "refresh" v1 files after a schema change: that would hide the very break they guard against.
+// The fixtures are committed and are the old data the engine must keep reading. Existing files are
+// never rewritten: run this to add the fixture of a new union member, or of a new format version
+// (then name the files _v2 and keep the _v1 ones). Refreshing v1 files after a schema change
+// would hide the very break they guard against.
 
 #include <argon2.h>
 
@@ -96,6 +97,12 @@ class writer {
     fill(message.initRoot<T>());
     auto bytes = persistence::encode_record(kind, message);
     auto path = dir_ / name;
+    // A committed fixture is old data: never rewritten, only missing ones (a new union member
+    // written by a newer schema) are added.
+    if (std::filesystem::exists(path)) {
+      std::printf("%s kept\n", path.c_str());
+      return;
+    }
     std::ofstream out{path, std::ios::binary | std::ios::trunc};
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
     if (!out) die("cannot write " + path.string());
@@ -513,6 +520,10 @@ void write_chat_room(writer& w) {
   w.write<E>("chat_room_event_author_erased_v1.bin", kind, [](E::Builder e) {
     e.setAt(1600000000515);
     e.setAuthorErased("usr_00000000000000000000000000000d02");
+  });
+  w.write<E>("chat_room_event_purged_before_v1.bin", kind, [](E::Builder e) {
+    e.setAt(1600000000516);
+    e.setPurgedBefore(1600000000504);
   });
 }
 

@@ -152,7 +152,7 @@ std::vector<kind_fixtures> all_fixtures() {
        RecordKind::CHAT_ROOM_SNAPSHOT,
        RecordKind::CHAT_ROOM_EVENT,
        capnp::Schema::from<schema::ChatRoomEvent>(),
-       {"created", "posted", "deleted", "author_erased"}},
+       {"created", "posted", "deleted", "author_erased", "purged_before"}},
       {"agenda",
        RecordKind::AGENDA_SNAPSHOT,
        RecordKind::AGENDA_EVENT,
@@ -691,6 +691,10 @@ BOOST_AUTO_TEST_CASE(chat_room_events_v1_keep_every_field) {
   {
     auto d = event<E>("chat_room", "author_erased", kind, E::AUTHOR_ERASED, 1600000000515);
     BOOST_TEST(str(d.root.getAuthorErased()) == usr("d02"));
+  }
+  {
+    auto d = event<E>("chat_room", "purged_before", kind, E::PURGED_BEFORE, 1600000000516);
+    BOOST_TEST(d.root.getPurgedBefore() == 1600000000504);
   }
 }
 
