@@ -216,6 +216,17 @@ void commit_item(const api& a, persistence::write_item item, std::function<void(
   });
 }
 
+void audit_then(const api& a, actors::audit_entry e, respond_fn respond,
+                std::function<void()> then) {
+  persistence::write_item item;
+  auto id = actors::add_audit(item, *a.eng.rt()->sealer, e);
+  if (!id) return respond(from_error(id.error()));
+  commit_item(a, std::move(item), [respond, then](caf::error err) {
+    if (err) return respond(from_error(err));
+    then();
+  });
+}
+
 caf::expected<uint32_t> parse_list_limit(const request& req) {
   constexpr uint32_t default_limit = 100;
   constexpr uint32_t max_limit = 1000;

@@ -22,6 +22,7 @@
 #include <caf/sec.hpp>
 #include <nlohmann/json.hpp>
 
+#include "actors/audit_log.hpp"
 #include "actors/breach_actor.hpp"
 #include "actors/caller.hpp"
 #include "actors/directory.hpp"
@@ -179,6 +180,11 @@ void call(const api& a, std::string id, bool create, respond_fn respond, OnOk on
 
 // Commits `item` through the store actor; `done` runs (on an actor thread) once it is durable.
 void commit_item(const api& a, persistence::write_item item, std::function<void(caf::error)> done);
+
+// Commits an entry of the audit log, then runs `then` (on an actor thread); answers the error
+// itself when the entry cannot be made durable: nothing audited happens without its entry.
+void audit_then(const api& a, actors::audit_entry e, respond_fn respond,
+                std::function<void()> then);
 
 // Sends args to a typed actor that is not an entity (the privacy actor) and hands its answer, of
 // type R, to on_ok, which must call respond. Errors answer as problem+json.

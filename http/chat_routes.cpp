@@ -91,22 +91,43 @@ njson message_json(const actors::message_view& m) {
 void add_message_routes(router& routes, std::shared_ptr<api> a) {
   routes.add("GET", "/api/v1/rooms/{id}/messages", [a](request& req, respond_fn respond) {
     auto id = req.params["id"];
+    auto req_id = req.request_id;
     auto before = before_of(req);
     auto limit = limit_of(req);
-    require_user(*a, req, respond, [a, id, before, limit, respond](principal p) {
+    require_user(*a, req, respond, [a, id, before, limit, respond, req_id](principal p) {
       if (!is_entity_id(id, "room")) return respond(problem(404, "Not Found", "no such room"));
       if (!before) return respond(from_error(before.error()));
       if (!limit) return respond(from_error(limit.error()));
-      call<actors::chat_room_actor, actors::history_page>(
+      auto read = [a, id, before, limit, respond, p] {
+        call<actors::chat_room_actor, actors::history_page>(
+            *a, id, false, respond,
+            [respond](actors::history_page page) {
+              njson items = njson::array();
+              for (auto& m : page.items) items.push_back(message_json(m));
+              njson body{{"items", std::move(items)}, {"next_cursor", nullptr}};
+              if (page.next_before != 0) body["next_cursor"] = cursor_of(page.next_before);
+              respond(json(200, dump(body)));
+            },
+            history_atom::value, p.caller, *before, *limit);
+      };
+      if (!p.caller.admin) return read();
+      // An administrator reading a direct room of others reads their messages: audited first.
+      call<actors::chat_room_actor, actors::room_view>(
           *a, id, false, respond,
-          [respond](actors::history_page page) {
-            njson items = njson::array();
-            for (auto& m : page.items) items.push_back(message_json(m));
-            njson body{{"items", std::move(items)}, {"next_cursor", nullptr}};
-            if (page.next_before != 0) body["next_cursor"] = cursor_of(page.next_before);
-            respond(json(200, dump(body)));
+          [a, id, respond, p, read, rid = req_id](actors::room_view room) {
+            auto& m = room.member_ids;
+            if (room.kind != "direct" || std::find(m.begin(), m.end(), p.caller.user_id) != m.end())
+              return read();
+            actors::audit_entry e;
+            e.at_ms = actors::now_ms();
+            e.who = p.caller.user_id;
+            e.whose = m;
+            e.action = "read_direct_room";
+            e.target = id;
+            e.request_id = rid;
+            audit_then(*a, std::move(e), respond, read);
           },
-          history_atom::value, p.caller, *before, *limit);
+          get_atom::value, p.caller);
     });
   });
 

@@ -222,8 +222,8 @@ void upload(std::shared_ptr<api> a, const file_settings& settings, const princip
   });
 }
 
-void download(std::shared_ptr<api> a, const std::string& id, const std::optional<principal>& p,
-              const respond_fn& respond) {
+void download(std::shared_ptr<api> a, const std::string& id, const std::string& request_id,
+              const std::optional<principal>& p, const respond_fn& respond) {
   auto& store = *a->eng.rt()->store;
   auto rec = store.get(persistence::db::indexes, file_key(id));
   if (!rec) {
@@ -241,7 +241,7 @@ void download(std::shared_ptr<api> a, const std::string& id, const std::optional
   }
   auto f = std::make_shared<stored_file>(std::move(*opened));
   actors::caller c = p ? p->caller : actors::caller{};
-  if (c.signed_in() && (c.admin || c.user_id == f->owner_id)) {
+  if (c.signed_in() && c.user_id == f->owner_id) {
     respond(file_response(*f));
     return;
   }
@@ -261,6 +261,18 @@ void download(std::shared_ptr<api> a, const std::string& id, const std::optional
   }
   if (!c.signed_in()) {
     respond(problem(401, "Unauthorized", "sign in to read this file"));
+    return;
+  }
+  if (c.signed_in() && c.admin) {
+    // An administrator reading someone's file that is not public: the audit entry first.
+    actors::audit_entry e;
+    e.at_ms = actors::now_ms();
+    e.who = c.user_id;
+    e.whose = {f->owner_id};
+    e.action = "read_file";
+    e.target = id;
+    e.request_id = request_id;
+    audit_then(*a, std::move(e), respond, [f, respond] { respond(file_response(*f)); });
     return;
   }
   serve_if_room_reader(a, f, rooms, 0, c, respond);
@@ -443,12 +455,14 @@ void add_file_routes(router& routes, std::shared_ptr<api> a, file_settings setti
       settings.max_bytes);
   routes.add("GET", "/api/v1/files/{id}", [a](request& req, respond_fn respond) {
     auto id = req.params["id"];
+    auto rid = req.request_id;
     if (!is_file_id(id)) {
       respond(problem(404, "Not Found", "no such file"));
       return;
     }
-    authenticate(*a, req,
-                 [a, id, respond](std::optional<principal> p) { download(a, id, p, respond); });
+    authenticate(*a, req, [a, id, rid, respond](std::optional<principal> p) {
+      download(a, id, rid, p, respond);
+    });
   });
 }
 

@@ -55,7 +55,9 @@ struct privacy_fixture : api_fixture {
     p.booth_id = booth.booth_id;
     p.booth_room = booth.room_id;
     expect_status(http().patch_json("/api/v1/me",
-                                    {{"address", address},
+                                    {{"first_name", "Peggy"},
+                                     {"surname", "Sealworth"},
+                                     {"address", address},
                                      {"country", "FR"},
                                      {"linkedin_url", "https://www.linkedin.com/in/peggy"},
                                      {"interests", {"sealing"}}},
@@ -134,7 +136,8 @@ struct privacy_fixture : api_fixture {
   void expect_no_plaintext(const active_person& p) {
     for (std::string needle :
          {p.email, std::string(address), std::string(booth_words), std::string(direct_words),
-          std::string(meeting_note), std::string(file_body), std::string("Peggy")})
+          std::string(meeting_note), std::string(file_body), std::string("Peggy"),
+          std::string("Sealworth"), std::string("127.0.0.1")})
       BOOST_TEST(files_with(needle).empty(),
                  needle << " readable in " << files_with(needle).size() << " file(s)");
   }
@@ -333,6 +336,40 @@ BOOST_AUTO_TEST_CASE(an_administrators_correction_is_made_only_with_its_audit_en
   auto after = http().get("/api/v1/admin/audit?limit=1000", admin_token).json();
   BOOST_TEST(after.at("items").size() == audit.at("items").size());
   BOOST_TEST(files_with("ticket 4711").empty());
+}
+
+BOOST_AUTO_TEST_CASE(an_administrator_reading_private_messages_or_files_is_audited) {
+  auto p = make_active_person();
+  auto audited = [&](const std::string& action, const std::string& target) {
+    auto audit = http().get("/api/v1/admin/audit?limit=1000", admin_token).json();
+    int n = 0;
+    for (auto& e : audit.at("items"))
+      if (e.at("what").at("action") == action && e.at("what").at("target") == target) {
+        ++n;
+        BOOST_TEST(e.at("who") == admin_id);
+      }
+    return n;
+  };
+  expect_status(http().get("/api/v1/rooms/" + p.direct_room + "/messages", admin_token), 200);
+  BOOST_TEST(audited("read_direct_room", p.direct_room) == 1);
+  // A booth room is open to every signed-in user: nothing private, nothing to audit.
+  expect_status(http().get("/api/v1/rooms/" + p.booth_room + "/messages", admin_token), 200);
+  BOOST_TEST(audited("read_direct_room", p.booth_room) == 0);
+  // Its members read it without an entry.
+  expect_status(http().get("/api/v1/rooms/" + p.direct_room + "/messages", p.token), 200);
+  BOOST_TEST(audited("read_direct_room", p.direct_room) == 1);
+  // The file is attached to public booth content: an administrator reads it like anyone.
+  expect_status(http().get("/api/v1/files/" + p.file_id, admin_token), 200);
+  BOOST_TEST(audited("read_file", p.file_id) == 0);
+  auto up =
+      http().request("POST", "/api/v1/files", "private notes",
+                     {{"Content-Type", "text/plain"}, {"Authorization", "Bearer " + p.token}});
+  expect_status(up, 201);
+  auto private_file = up.json().at("file_id").get<std::string>();
+  expect_status(http().get("/api/v1/files/" + private_file, admin_token), 200);
+  BOOST_TEST(audited("read_file", private_file) == 1);
+  expect_status(http().get("/api/v1/files/" + private_file, p.token), 200);
+  BOOST_TEST(audited("read_file", private_file) == 1);
 }
 
 std::string hours_ago(int h) {
