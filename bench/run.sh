@@ -20,7 +20,7 @@ TMP_BASE=${MEXT_BENCH_TMP:-var/bench-tmp}
 mkdir -p "$TMP_BASE" var/bench-logs
 LOG=var/bench-logs/bench-$(date -u +%Y%m%dT%H%M%SZ)-$MODE.txt
 
-for b in commit_bench activation_bench; do
+for b in commit_bench activation_bench privacy_bench; do
   if [ ! -x "$BUILD_DIR/bench/$b" ]; then
     echo "missing $BUILD_DIR/bench/$b: build first (./dev.sh build)" >&2
     exit 1
@@ -46,9 +46,13 @@ run() {
         --max-seconds 30
       run "$BUILD_DIR/bench/activation_bench" --tmp "$TMP_BASE" --users 20000 --sample 2000 \
         --resident 10000 --idle-ms 2000 --max-populate-seconds 120
+      run "$BUILD_DIR/bench/privacy_bench" --tmp "$TMP_BASE" --posts 2000 --writers 16 \
+        --rounds 1 --holders 10,100 --reps 2
       ;;
     full)
       run "$BUILD_DIR/bench/commit_bench" --tmp "$TMP_BASE" --batches 100,1000 --reps 5
+      run "$BUILD_DIR/bench/privacy_bench" --tmp "$TMP_BASE" --posts 20000 --writers 64 \
+        --rounds 4 --holders 10,100,1000 --reps 10
       run "$BUILD_DIR/bench/activation_bench" --tmp "$TMP_BASE" --users 100000 --sample 10000 \
         --resident 100000 --idle-ms 5000
       run "$BUILD_DIR/bench/activation_bench" --tmp "$TMP_BASE" --users 1000000 --sample 10000 \
