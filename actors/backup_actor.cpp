@@ -15,6 +15,7 @@
 #include "actors/connection_log_actor.hpp"
 #include "actors/holder.hpp"
 #include "actors/privacy_actor.hpp"
+#include "persistence/durable_file.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/field_sealer.hpp"
 #include "persistence/lmdb_store.hpp"
@@ -48,17 +49,6 @@ uint64_t folder_bytes(const fs::path& dir) {
   return total;
 }
 
-caf::error fsync_path(const fs::path& p, bool directory) {
-  int fd = ::open(p.c_str(), (directory ? O_RDONLY | O_DIRECTORY : O_RDONLY) | O_CLOEXEC);
-  if (fd < 0)
-    return make_error(errc::storage_failed,
-                      "cannot open " + p.string() + ": " + std::strerror(errno));
-  int rc = ::fsync(fd);
-  ::close(fd);
-  if (rc != 0) return make_error(errc::storage_failed, "cannot fsync " + p.string());
-  return {};
-}
-
 caf::expected<int64_t> read_marker(const fs::path& backup) {
   std::ifstream in(backup / marker_name);
   std::string format, version, key;
@@ -81,11 +71,11 @@ caf::error copy_into_place(const fs::path& src, const fs::path& dest) {
     return make_error(errc::storage_failed, "cannot copy " + src.string() + ": " + ec.message());
   fs::permissions(tmp, fs::perms::owner_read | fs::perms::owner_write, fs::perm_options::replace,
                   ec);
-  if (auto err = fsync_path(tmp, false)) return err;
+  if (auto err = persistence::fsync_file(tmp)) return err;
   fs::rename(tmp, dest, ec);
   if (ec)
     return make_error(errc::storage_failed, "cannot place " + dest.string() + ": " + ec.message());
-  return fsync_path(dest.parent_path(), true);
+  return persistence::fsync_dir(dest.parent_path());
 }
 
 struct backup_state {
@@ -145,15 +135,21 @@ caf::expected<backup_info> make_backup(runtime& rt, const backup_settings& setti
   fs::remove_all(partial, ec);
   if (auto err = rt.store->copy_compact(partial / "lmdb")) return err;
   if (auto err = rt.sealer->copy_keys(partial / "keys" / "store")) return err;
+  // mdb_env_copy2 does not sync: every copy is durable before the backup names itself whole
+  // (and before retention deletes an older one).
+  for (auto f : {partial / "lmdb" / "data.mdb", partial / "keys" / "store" / "data.mdb"})
+    if (auto err = persistence::fsync_file(f)) return err;
+  for (auto d : {partial / "lmdb", partial / "keys" / "store", partial / "keys", partial})
+    if (auto err = persistence::fsync_dir(d)) return err;
   {
     std::ofstream marker(partial / marker_name);
     marker << "mext-backup 1\ncreated_at_ms " << now << "\n";
     if (!marker) return make_error(errc::storage_failed, "cannot write the backup marker");
   }
-  if (auto err = fsync_path(partial / marker_name, false)) return err;
+  if (auto err = persistence::fsync_file(partial / marker_name)) return err;
   fs::rename(partial, final_dir, ec);
   if (ec) return make_error(errc::storage_failed, "cannot name the backup: " + ec.message());
-  if (auto err = fsync_path(settings.dir, true)) return err;
+  if (auto err = persistence::fsync_dir(settings.dir)) return err;
   info.bytes = folder_bytes(final_dir);
   log::info("backup.done").field("backup", info.name).field("bytes", info.bytes);
   auto all = list_backups(settings.dir);

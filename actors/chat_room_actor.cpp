@@ -436,19 +436,24 @@ caf::result<posted> on_post(room_self self, const caller& c, post_spec& p, int64
   if (auto err = write_message(st.core.rt(), st.id, m, ev.initPosted())) return err;
   persistence::write_item item;
   if (auto err = stage(self, msg, item)) return err;
-  if (st.indexed_authors.insert(m.author_id).second) note_holder(item, m.author_id, st.id);
+  // Marked indexed once the commit holding the entry is durable (below), not before.
+  const bool index_author = !st.indexed_authors.count(m.author_id);
+  if (index_author) note_holder(item, m.author_id, st.id);
   posted result{m.message_id, m.number, m.sent_at_ms, false};
   auto view = view_of(m);
   auto rp = self->make_response_promise<posted>();
   // Commits complete in seq order, so subscribers get the events in the room's order.
-  st.core.persist(self, std::move(item), [self, rp, result, view](const caf::error& err) mutable {
-    if (err) {
-      rp.deliver(err);
-      return;
-    }
-    rp.deliver(result);
-    broadcast(self, room_event{self->state.id, "message", std::move(view)});
-  });
+  st.core.persist(
+      self, std::move(item),
+      [self, rp, result, view, index_author, author = m.author_id](const caf::error& err) mutable {
+        if (err) {
+          rp.deliver(err);
+          return;
+        }
+        if (index_author) self->state.indexed_authors.insert(author);
+        rp.deliver(result);
+        broadcast(self, room_event{self->state.id, "message", std::move(view)});
+      });
   return rp;
 }
 

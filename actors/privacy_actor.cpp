@@ -19,6 +19,7 @@
 #include "actors/connection_log_actor.hpp"
 #include "actors/directory.hpp"
 #include "mext/schemas/privacy.capnp.h"
+#include "persistence/durable_file.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/ids.hpp"
 #include "persistence/log.hpp"
@@ -124,39 +125,6 @@ caf::error errno_error(const std::string& what) {
   return make_error(errc::storage_failed, what + ": " + std::strerror(errno));
 }
 
-// Writes `bytes` to `path` through a temporary file, fsynced before the rename and the folder
-// after it, so an archive is either whole or absent.
-caf::error write_file_durably(const std::filesystem::path& path, std::string_view bytes) {
-  auto tmp = path;
-  tmp += ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return errno_error("cannot create archive");
-  size_t off = 0;
-  while (off < bytes.size()) {
-    ssize_t n = ::write(fd, bytes.data() + off, bytes.size() - off);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      auto err = errno_error("cannot write archive");
-      ::close(fd);
-      return err;
-    }
-    off += static_cast<size_t>(n);
-  }
-  if (::fsync(fd) != 0) {
-    auto err = errno_error("cannot fsync archive");
-    ::close(fd);
-    return err;
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error("cannot place archive");
-  int dfd = ::open(path.parent_path().c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    ::fsync(dfd);
-    ::close(dfd);
-  }
-  return {};
-}
-
 caf::error append_ledger(const std::filesystem::path& path, int64_t at, const std::string& person) {
   std::error_code ec;
   std::filesystem::create_directories(path.parent_path(), ec);
@@ -170,7 +138,8 @@ caf::error append_ledger(const std::filesystem::path& path, int64_t at, const st
     return err;
   }
   ::close(fd);
-  return {};
+  // The ledger may have just been created: its name is durable once the folder is.
+  return persistence::fsync_dir(path.parent_path());
 }
 
 std::filesystem::path archive_path(const privacy_settings& s, std::string_view request) {
@@ -437,7 +406,7 @@ void write_archive(privacy_self self, const std::string& id) {
   std::error_code ec;
   std::filesystem::create_directories(st.settings.archive_dir, ec);
   if (ec) return fail(self, id, "archive folder: " + ec.message());
-  if (auto err = write_file_durably(archive_path(st.settings, id), *sealed))
+  if (auto err = persistence::write_file_durably(archive_path(st.settings, id), *sealed))
     return fail(self, id, detail_of(err));
   sg.view.archive_bytes = doc->size();
   sg.gathered.clear();
@@ -463,6 +432,8 @@ void erase_tail(privacy_self self, const std::string& id) {
   if (auto err = st.rt->sealer->forget(person))
     return fail(self, id, "data key not destroyed: " + detail_of(err));
   if (crash_here(self, "key_destroyed")) return;
+  // Written at acceptance already; again here for a request queued by a restore. Replaying an
+  // id twice is harmless.
   if (!st.settings.ledger_path.empty())
     if (auto err = append_ledger(st.settings.ledger_path, clock_of(st), person))
       return fail(self, id, detail_of(err));
@@ -581,6 +552,47 @@ uint64_t purge_archives(privacy_self self) {
   return purged;
 }
 
+// Makes a request durable, answers it through `done`, then runs its saga.
+void accept(privacy_self self, const std::string& kind, const std::string& subject,
+            const std::string& requested_by,
+            std::function<void(caf::expected<privacy_request_view>)> done) {
+  auto& st = self->state;
+  if (kind != "export" && kind != "erasure")
+    return done(make_error(errc::invalid_argument, "kind is export or erasure"));
+  if (!is_id_of(subject, "usr")) return done(make_error(errc::invalid_argument, "not a user id"));
+  // One erasure at a time per person: a second request answers the running one.
+  for (auto& [id, sg] : st.sagas)
+    if (sg.view.subject_id == subject && sg.view.kind == kind && kind == "erasure")
+      return done(sg.view);
+  privacy_request_view v;
+  v.request_id = new_id("prq");
+  v.kind = kind;
+  v.subject_id = subject;
+  v.requested_by = requested_by;
+  v.status = "pending";
+  v.created_at_ms = clock_of(st);
+  // The ledger first: once an erasure is acknowledged, no restore may bring the person back,
+  // even if its saga has not finished when the backup is restored.
+  if (kind == "erasure" && !st.settings.ledger_path.empty())
+    if (auto err = append_ledger(st.settings.ledger_path, v.created_at_ms, subject))
+      return done(err);
+  persistence::write_item extra;
+  extra.put(db::indexes, subject_key(subject, v.request_id), std::string{});
+  audit(st, extra, v, "privacy_request", v.request_id, kind);
+  save(self, v, std::move(extra), [self, v, done](caf::error err) {
+    if (err) return done(err);
+    log::info("privacy.accepted")
+        .field("request", v.request_id)
+        .field("kind", v.kind)
+        .field("subject", v.subject_id)
+        .field("requested_by", v.requested_by);
+    done(v);
+    if (crash_here(self, "accepted")) return;
+    self->state.sagas[v.request_id].view = v;
+    run(self, v.request_id);
+  });
+}
+
 privacy_actor::behavior_type privacy_behavior(privacy_self self, std::shared_ptr<runtime> rt,
                                               privacy_settings settings) {
   self->state.rt = std::move(rt);
@@ -608,44 +620,43 @@ privacy_actor::behavior_type privacy_behavior(privacy_self self, std::shared_ptr
     if (page->size() < 1024) break;
     after = page->back().first;
   }
+  // The ledger's people whose key still lives and whose erasure is not under way (a crash during
+  // a restore, a backup copied back by hand): erased again.
+  if (!st.settings.ledger_path.empty()) {
+    auto ledger = read_erasure_ledger(st.settings.ledger_path);
+    if (!ledger) {
+      log::error("privacy.ledger_unreadable").field("error", detail_of(ledger.error()));
+    } else {
+      std::unordered_set<std::string> running;
+      for (auto& [id, sg] : st.sagas)
+        if (sg.view.kind == "erasure") running.insert(sg.view.subject_id);
+      std::unordered_set<std::string> seen;
+      for (auto& person : *ledger) {
+        if (!seen.insert(person).second || running.count(person)) continue;
+        auto gone = st.rt->sealer->forgotten(person);
+        if (!gone || *gone) continue;
+        log::warn("privacy.ledger_replayed").field("subject", person);
+        accept(self, "erasure", person, "ledger", [person](caf::expected<privacy_request_view> v) {
+          if (!v)
+            log::error("privacy.ledger_replay_failed")
+                .field("subject", person)
+                .field("error", detail_of(v.error()));
+        });
+      }
+    }
+  }
   self->delayed_send(self, self->state.settings.purge_interval, tick_atom::value);
   return {
       [self](submit_atom, const std::string& kind, const std::string& subject,
              const std::string& requested_by) -> caf::result<privacy_request_view> {
-        auto& st = self->state;
-        if (kind != "export" && kind != "erasure")
-          return make_error(errc::invalid_argument, "kind is export or erasure");
-        if (!is_id_of(subject, "usr")) return make_error(errc::invalid_argument, "not a user id");
-        // One erasure at a time per person: a second request answers the running one.
-        for (auto& [id, sg] : st.sagas)
-          if (sg.view.subject_id == subject && sg.view.kind == kind && kind == "erasure")
-            return sg.view;
-        privacy_request_view v;
-        v.request_id = new_id("prq");
-        v.kind = kind;
-        v.subject_id = subject;
-        v.requested_by = requested_by;
-        v.status = "pending";
-        v.created_at_ms = clock_of(st);
-        persistence::write_item extra;
-        extra.put(db::indexes, subject_key(subject, v.request_id), std::string{});
-        audit(st, extra, v, "privacy_request", v.request_id, kind);
         auto rp = self->make_response_promise<privacy_request_view>();
-        save(self, v, std::move(extra), [self, rp, v](caf::error err) mutable {
-          if (err) {
-            rp.deliver(err);
-            return;
-          }
-          log::info("privacy.accepted")
-              .field("request", v.request_id)
-              .field("kind", v.kind)
-              .field("subject", v.subject_id)
-              .field("requested_by", v.requested_by);
-          rp.deliver(v);
-          if (crash_here(self, "accepted")) return;
-          self->state.sagas[v.request_id].view = v;
-          run(self, v.request_id);
-        });
+        accept(self, kind, subject, requested_by,
+               [rp](caf::expected<privacy_request_view> v) mutable {
+                 if (v)
+                   rp.deliver(std::move(*v));
+                 else
+                   rp.deliver(v.error());
+               });
         return rp;
       },
       [self](resume_atom, const std::string& id) {

@@ -73,8 +73,9 @@ struct local_erasure {
   uint64_t records = 0;
 };
 
-// Personal data kept outside the actors (login sessions, uploaded files), exported and erased by
-// the saga through these functions. They run on the privacy actor's thread and only read.
+// Personal data kept outside the actors (login sessions, uploaded files, spooled notices),
+// exported and erased by the saga through these functions. They run on the privacy actor's
+// thread; what is in LMDB they only read, and return the ops that erase it.
 struct local_holder {
   std::string name;
   std::function<caf::expected<std::vector<personal_record>>(const std::string& person)> export_of;

@@ -330,9 +330,11 @@ std::string patched_fields(const jv& body) {
 void on_admin_patch_user(const std::shared_ptr<api>& a, request& req, respond_fn respond) {
   auto id = req.params["id"];
   auto rid = req.request_id;
-  require_admin(*a, req, respond, [a, &req, respond, id, rid](principal p) {
+  // Parsed now: the request may be gone when the principal is known (a closing connection).
+  auto parsed = parse_object(a->limits, req);
+  require_admin(*a, req, respond, [a, parsed, respond, id, rid](principal p) {
     if (!is_id_of(id, "usr")) return respond(not_found("user"));
-    MEXT_TRY_OR_RESPOND(body, parse_object(a->limits, req));
+    MEXT_TRY_OR_RESPOND(body, parsed);
     MEXT_TRY_OR_RESPOND(reason, required_string(*body, "reason", max_reason_bytes));
     MEXT_TRY_OR_RESPOND(patch, parse_patch(*body));
     auto fields = patched_fields(*body);

@@ -165,8 +165,10 @@ void on_export_me(const std::shared_ptr<api>& a, request& req, respond_fn respon
 
 void on_erase_me(const std::shared_ptr<api>& a, request& req, respond_fn respond) {
   auto rid = req.request_id;
-  require_user(*a, req, respond, [a, &req, respond, rid](principal p) {
-    MEXT_TRY_OR_RESPOND(body, parse_object(a->limits, req));
+  // Parsed now: the request may be gone when the principal is known (a closing connection).
+  auto parsed = parse_object(a->limits, req);
+  require_user(*a, req, respond, [a, parsed, respond, rid](principal p) {
+    MEXT_TRY_OR_RESPOND(body, parsed);
     MEXT_TRY_OR_RESPOND(password, required_string(*body, "password", max_password_bytes));
     auto me = p.caller.user_id;
     // The password again: a session left open on a shared computer must not erase its owner.
@@ -380,8 +382,9 @@ njson breach_json(const actors::breach_view& b, const std::string& contact) {
 void on_record_breach(const std::shared_ptr<api>& a, request& req, respond_fn respond,
                       std::string contact) {
   auto rid = req.request_id;
-  require_admin(*a, req, respond, [a, &req, respond, rid, contact](principal p) {
-    MEXT_TRY_OR_RESPOND(body, parse_object(a->limits, req));
+  auto parsed = parse_object(a->limits, req);
+  require_admin(*a, req, respond, [a, parsed, respond, rid, contact](principal p) {
+    MEXT_TRY_OR_RESPOND(body, parsed);
     MEXT_TRY_OR_RESPOND(description,
                         required_string(*body, "description", actors::max_breach_text_bytes));
     MEXT_TRY_OR_RESPOND(detected_at, required_time(*body, "detected_at"));
@@ -462,13 +465,30 @@ void add_privacy_routes(router& routes, std::shared_ptr<api> a, privacy_options 
         if (!api) return make_error(errc::internal, "the API is gone");
         return files_erasure_of(api->eng, person);
       }});
+  auto spool =
+      options.notice_spool_dir.empty() ? data_dir / "notice-spool" : options.notice_spool_dir;
+  // A notice waiting in the spool holds the person's address: it goes with them.
+  s.local.push_back(actors::local_holder{
+      "notice spool", nullptr,
+      [spool](const std::string& person) -> caf::expected<actors::local_erasure> {
+        actors::local_erasure out;
+        std::error_code ec;
+        if (!std::filesystem::exists(spool, ec)) return out;
+        auto suffix = "-" + person + ".eml";
+        for (auto& e : std::filesystem::directory_iterator(spool, ec)) {
+          auto name = e.path().filename().string();
+          if (name.size() > suffix.size() &&
+              name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
+              std::filesystem::remove(e.path(), ec))
+            ++out.records;
+        }
+        return out;
+      }});
   s.crash_at = options.crash_at;
   a->privacy = actors::spawn_privacy_actor(a->sys, a->eng.rt(), std::move(s));
 
   actors::breach_settings bs;
-  bs.sender = options.notice_command.empty() ? actors::spool_sender(options.notice_spool_dir.empty()
-                                                                        ? data_dir / "notice-spool"
-                                                                        : options.notice_spool_dir)
+  bs.sender = options.notice_command.empty() ? actors::spool_sender(spool)
                                              : actors::command_sender(options.notice_command);
   bs.delivery_interval = options.notice_retry;
   bs.max_attempts = options.notice_attempts;

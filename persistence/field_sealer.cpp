@@ -13,6 +13,7 @@
 #include <openssl/rand.h>
 
 #include "persistence/aead.hpp"
+#include "persistence/durable_file.hpp"
 #include "persistence/errors.hpp"
 
 namespace mext::persistence {
@@ -60,6 +61,7 @@ caf::expected<std::string> load_or_create_key_file(const std::filesystem::path& 
     }
     ::close(wfd);
     if (::rename(tmp.c_str(), path.c_str()) != 0) return errno_error("cannot place key file");
+    if (auto err = fsync_dir(path.parent_path())) return err;
     return key;
   }
   if (fd < 0) return errno_error("cannot open key file");

@@ -4,6 +4,7 @@
 #include <openssl/rand.h>
 
 #include "persistence/aead.hpp"
+#include "persistence/durable_file.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/field_sealer.hpp"
 #include "persistence/lmdb_store.hpp"
@@ -83,9 +84,12 @@ caf::error compact_in_place(const std::filesystem::path& dir, size_t map_bytes) 
   int rc = mdb_env_copy2(env, tmp.c_str(), MDB_CP_COMPACT);
   mdb_env_close(env);
   if (rc != 0) return lmdb_error(rc, "mdb_env_copy2 (keys)");
+  // mdb_env_copy2 does not sync: the copy is made durable before it replaces the only key store.
+  if (auto err = fsync_file(tmp / "data.mdb")) return err;
   std::filesystem::rename(tmp / "data.mdb", dir / "data.mdb", ec);
   if (ec)
     return make_error(errc::storage_failed, "cannot place compacted key store: " + ec.message());
+  if (auto err = fsync_dir(dir)) return err;
   std::filesystem::remove_all(tmp, ec);
   return {};
 }
@@ -137,10 +141,12 @@ caf::expected<data_key> key_store::unwrap(std::string_view person, std::string_v
 }
 
 caf::expected<key_lookup> key_store::read(std::string_view person) {
+  uint64_t destroys_seen = 0;
   {
     std::shared_lock lock{cache_mutex_};
     if (auto it = cache_.find(std::string(person)); it != cache_.end())
       return key_lookup{it->second, false};
+    destroys_seen = destroys_;
   }
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env_, nullptr, MDB_RDONLY, &txn);
@@ -166,6 +172,7 @@ caf::expected<key_lookup> key_store::read(std::string_view person) {
   auto key = unwrap(person, wrapped);
   if (!key) return key.error();
   std::unique_lock lock{cache_mutex_};
+  if (destroys_ != destroys_seen) return key_lookup{*key, false};
   if (cache_.size() >= settings_.cache_entries) cache_.clear();
   cache_.emplace(std::string(person), *key);
   return key_lookup{*key, false};
@@ -212,6 +219,7 @@ caf::error key_store::destroy(std::string_view person) {
   std::lock_guard guard{write_mutex_};
   {
     std::unique_lock lock{cache_mutex_};
+    ++destroys_;
     if (auto it = cache_.find(std::string(person)); it != cache_.end()) {
       OPENSSL_cleanse(it->second.data(), it->second.size());
       cache_.erase(it);
@@ -234,6 +242,13 @@ caf::error key_store::destroy(std::string_view person) {
     return lmdb_error(rc, "mdb_put (keys destroyed)");
   }
   if ((rc = mdb_txn_commit(txn)) != 0) return lmdb_error(rc, "mdb_txn_commit (keys destroy)");
+  // Again after the commit: a read that started before it may have cached the key meanwhile.
+  std::unique_lock lock{cache_mutex_};
+  ++destroys_;
+  if (auto it = cache_.find(std::string(person)); it != cache_.end()) {
+    OPENSSL_cleanse(it->second.data(), it->second.size());
+    cache_.erase(it);
+  }
   return {};
 }
 
@@ -244,6 +259,7 @@ caf::expected<bool> key_store::is_destroyed(std::string_view person) {
 }
 
 caf::error key_store::copy_compact(const std::filesystem::path& dest_dir) const {
+  // (The caller syncs the copy: backups fsync every file they hold before naming themselves.)
   std::error_code ec;
   std::filesystem::create_directories(dest_dir, ec);
   if (ec) return make_error(errc::storage_failed, "cannot create " + dest_dir.string());

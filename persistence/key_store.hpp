@@ -74,6 +74,9 @@ class key_store {
   MDB_dbi dbi_ = 0;
   std::shared_mutex cache_mutex_;
   std::unordered_map<std::string, data_key> cache_;
+  // Bumped (under cache_mutex_) by every destroy: a read that began before one does not cache
+  // what it read, so a destroyed key never comes back into the cache.
+  uint64_t destroys_ = 0;
   // Serialises creation and destruction, so two first seals of one person make one key.
   std::mutex write_mutex_;
 };

@@ -459,6 +459,16 @@ BOOST_AUTO_TEST_CASE(a_breach_notifies_each_person_concerned_and_reports_to_the_
   BOOST_TEST(audit.find("breach_notice_sent") != std::string::npos);
   expect_status(
       http().get("/api/v1/admin/breaches/brc_00000000000000000000000000000000", admin_token), 404);
+  // A person erased afterwards takes their waiting notice with them.
+  auto ada_erased = http().post("/api/v1/admin/users/" + ada + "/erase", admin_token);
+  expect_status(ada_erased, 202);
+  wait_done(ada_erased.json().at("request_id").get<std::string>(), admin_token);
+  size_t left = 0;
+  for (auto& e : std::filesystem::directory_iterator(dir.path() / "notice-spool")) {
+    ++left;
+    BOOST_TEST(e.path().filename().string().find(ada) == std::string::npos);
+  }
+  BOOST_TEST(left == 1u);
   // The register survives a restart.
   restart();
   BOOST_TEST(http().get("/api/v1/admin/breaches/" + id, admin_token).json().at("notices_sent") ==
