@@ -56,13 +56,18 @@ caf::error open_env(const std::filesystem::path& dir, size_t map_bytes, MDB_env*
     *env = nullptr;
     return lmdb_error(rc, "mdb_env_open (keys)");
   }
+  auto fail = [env](int code, const char* what) {
+    mdb_env_close(*env);
+    *env = nullptr;
+    return lmdb_error(code, what);
+  };
   MDB_txn* txn = nullptr;
-  if ((rc = mdb_txn_begin(*env, nullptr, 0, &txn)) != 0) return lmdb_error(rc, "mdb_txn_begin");
+  if ((rc = mdb_txn_begin(*env, nullptr, 0, &txn)) != 0) return fail(rc, "mdb_txn_begin (keys)");
   if ((rc = mdb_dbi_open(txn, nullptr, 0, dbi)) != 0) {
     mdb_txn_abort(txn);
-    return lmdb_error(rc, "mdb_dbi_open (keys)");
+    return fail(rc, "mdb_dbi_open (keys)");
   }
-  if ((rc = mdb_txn_commit(txn)) != 0) return lmdb_error(rc, "mdb_txn_commit (keys open)");
+  if ((rc = mdb_txn_commit(txn)) != 0) return fail(rc, "mdb_txn_commit (keys open)");
   return {};
 }
 

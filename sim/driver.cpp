@@ -230,22 +230,49 @@ caf::error setup(const scenario& sc, const run_options& o, world& w, std::mt1993
   return {};
 }
 
+// Per second of the run, shared by the workers (one short lock per operation).
+struct time_series {
+  std::mutex mutex;
+  std::vector<histogram> latency;
+  std::vector<uint64_t> ok, errors;
+  steady::time_point start;
+  void add(bool good, uint64_t micros) {
+    auto s = static_cast<size_t>(
+        std::chrono::duration_cast<std::chrono::seconds>(steady::now() - start).count());
+    std::lock_guard lock{mutex};
+    if (s >= ok.size()) {
+      latency.resize(s + 1);
+      ok.resize(s + 1);
+      errors.resize(s + 1);
+    }
+    if (good) {
+      ++ok[s];
+      latency[s].record(micros);
+    } else {
+      ++errors[s];
+    }
+  }
+};
+
 struct worker_state {
   std::mutex mutex;  // the progress reporter reads stats while the worker writes
   std::map<op_kind, op_stats> stats;
   std::vector<std::pair<size_t, std::string>> acked;  // (booth room index, message id)
   std::vector<std::string> privacy_requests;
   uint64_t late = 0;
+  time_series* series = nullptr;
 };
 
 void note(worker_state& ws, op_kind op, uint64_t micros, const http_reply& r, int ok_status,
           int ok_too = -1) {
-  std::lock_guard lock{ws.mutex};
-  auto& s = ws.stats[op];
   // Any 2xx is done; ok_status names the expected one for the reader, ok_too an answer that is
   // the engine's correct refusal (a 409 for a taken slot).
   (void)ok_status;
-  if ((r.status >= 200 && r.status < 300) || (ok_too >= 0 && r.status == ok_too)) {
+  const bool good = (r.status >= 200 && r.status < 300) || (ok_too >= 0 && r.status == ok_too);
+  if (ws.series) ws.series->add(good, micros);
+  std::lock_guard lock{ws.mutex};
+  auto& s = ws.stats[op];
+  if (good) {
     ++s.ok;
     s.latency.record(micros);
   } else if (r.status == 0) {
@@ -499,9 +526,12 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
 
   zipf popularity{w.booths.size(), sc.zipf_s};
   std::vector<worker_state> workers(sc.connections);
+  time_series series;
+  for (auto& ws : workers) ws.series = &series;
   std::atomic<size_t> next{0};
   std::atomic<bool> done{false};
   auto start = steady::now();
+  series.start = start;
   auto cpu_start = cpu_seconds();
   std::thread reporter([&] {
     uint64_t last_count = 0;
@@ -549,6 +579,22 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   for (auto& ws : workers) {
     for (auto& [op, s] : ws.stats) out.ops[op].merge(s);
     out.late_starts += ws.late;
+  }
+  {
+    std::vector<double> arrived = arrive;
+    std::sort(arrived.begin(), arrived.end());
+    for (size_t t = 0; t < series.ok.size(); ++t) {
+      series_point p;
+      p.t_s = static_cast<double>(t);
+      p.ok = series.ok[t];
+      p.errors = series.errors[t];
+      p.p50_ms = static_cast<double>(series.latency[t].quantile(0.5)) / 1000.0;
+      p.p99_ms = static_cast<double>(series.latency[t].quantile(0.99)) / 1000.0;
+      p.visitors_arrived = static_cast<uint32_t>(
+          std::upper_bound(arrived.begin(), arrived.end(), static_cast<double>(t + 1)) -
+          arrived.begin());
+      out.series.push_back(p);
+    }
   }
   if (o.progress) o.progress("phase check: acknowledged messages and privacy requests");
   check_messages(o, w, workers, out);

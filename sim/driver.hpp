@@ -39,6 +39,16 @@ struct op_stats {
   void merge(const op_stats& o);
 };
 
+// One second of the operation phase.
+struct series_point {
+  double t_s = 0;
+  uint64_t ok = 0;
+  uint64_t errors = 0;
+  double p50_ms = 0;
+  double p99_ms = 0;
+  uint32_t visitors_arrived = 0;  // so far
+};
+
 struct run_result {
   int64_t started_at_ms = 0;
   double setup_s = 0;
@@ -52,6 +62,7 @@ struct run_result {
   double sim_cpu_percent = 0;  // of one core, over the operation phase
   uint64_t late_starts = 0;    // operations that started over 100 ms after their time
   std::vector<std::string> failed_criteria;
+  std::vector<series_point> series;
   bool passed() const { return failed_criteria.empty() && violations == 0; }
 };
 

@@ -24,6 +24,7 @@
 
 #include "persistence/errors.hpp"
 #include "sim/driver.hpp"
+#include "sim/html_report.hpp"
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
 
@@ -44,6 +45,7 @@ constexpr const char* usage =
     "  --shard I/N             run visitors I, I+N, ... (several processes share one run)\n"
     "  --source-addresses N    spread sockets over 127.0.0.1..127.0.0.N (loopback targets)\n"
     "  --report FILE           write the JSON report there\n"
+    "  --html FILE             write the HTML report (SVG charts) there\n"
     "  --seed N                the random seed (default 1)\n";
 
 struct spawned_server {
@@ -120,7 +122,7 @@ void raise_descriptor_limit(uint32_t wanted) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::optional<fs::path> scenario_file, report_file, mextd;
+  std::optional<fs::path> scenario_file, report_file, html_file, mextd;
   std::string target;
   bool spawn_server = false, plain = false;
   run_options o;
@@ -137,6 +139,8 @@ int main(int argc, char** argv) {
       scenario_file = value();
     else if (a == "--report")
       report_file = value();
+    else if (a == "--html")
+      html_file = value();
     else if (a == "--mextd")
       mextd = value();
     else if (a == "--target")
@@ -231,6 +235,10 @@ int main(int argc, char** argv) {
   if (report_file) {
     std::ofstream out(*report_file);
     out << report.dump(2) << "\n";
+  }
+  if (html_file) {
+    std::ofstream out(*html_file);
+    out << html_report(report);
   }
   std::cout << sc->name << ": " << report["operations"] << " operations in " << r->elapsed_s
             << " s, " << r->violations << " violations, sim CPU " << r->sim_cpu_percent << "%\n";

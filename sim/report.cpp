@@ -24,6 +24,18 @@ double ms(uint64_t micros) {
   return static_cast<double>(micros) / 1000.0;
 }
 
+nlohmann::json series_json(const run_result& r) {
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& p : r.series)
+    out.push_back({{"t_s", p.t_s},
+                   {"ok", p.ok},
+                   {"errors", p.errors},
+                   {"p50_ms", p.p50_ms},
+                   {"p99_ms", p.p99_ms},
+                   {"visitors_arrived", p.visitors_arrived}});
+  return out;
+}
+
 }  // namespace
 
 nlohmann::json report_json(const scenario& sc, const run_options& o, const run_result& r) {
@@ -70,6 +82,7 @@ nlohmann::json report_json(const scenario& sc, const run_options& o, const run_r
           {"violations", r.violations},
           {"violation_notes", r.violation_notes},
           {"failed_criteria", r.failed_criteria},
+          {"series", series_json(r)},
           {"passed", r.passed()}};
 }
 

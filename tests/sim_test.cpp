@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <vector>
 
@@ -102,8 +103,10 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   if (pid == 0) {
     auto bin = test::binary_path("sim/mext-sim").string();
     auto mextd = test::binary_path("mextd").string();
+    auto html = (dir.path() / "report.html").string();
     ::execl(bin.c_str(), bin.c_str(), "--scenario", scenario.c_str(), "--spawn-server", "--mextd",
-            mextd.c_str(), "--report", report.c_str(), static_cast<char*>(nullptr));
+            mextd.c_str(), "--report", report.c_str(), "--html", html.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
@@ -119,4 +122,11 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   BOOST_TEST(r.at("ops").at("chat").at("ok").get<uint64_t>() > 0u);
   BOOST_TEST(r.at("ops").at("chat").at("p99_ms").get<double>() > 0.0);
   BOOST_TEST(r.at("machine").at("nproc").get<int>() > 0);
+  // One point a second of the run, and a page with its charts.
+  BOOST_TEST(r.at("series").size() >= 7u);
+  std::ifstream page(dir.path() / "report.html");
+  std::string html((std::istreambuf_iterator<char>(page)), std::istreambuf_iterator<char>());
+  BOOST_TEST(html.find("<h1>smoke</h1>") != std::string::npos);
+  BOOST_TEST(html.find("Passed") != std::string::npos);
+  BOOST_TEST(html.find("<polyline") != std::string::npos);
 }
