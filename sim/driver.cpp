@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/errors.hpp"
+#include "sim/ws_probe.hpp"
 
 namespace mext::sim {
 namespace {
@@ -458,6 +459,34 @@ void check_messages(const run_options& o, world& w, const std::vector<worker_sta
   }
 }
 
+// Every probe got every acknowledged message of its room, in the room's order, once.
+void check_probes(std::vector<std::unique_ptr<ws_probe>>& probes, world& w,
+                  const std::vector<worker_state>& workers, run_result& out) {
+  std::unordered_map<std::string, std::unordered_set<std::string>> expected;
+  for (auto& ws : workers)
+    for (auto& [room, id] : ws.acked) expected[w.rooms[room]].insert(id);
+  auto violation = [&](std::string note) {
+    ++out.violations;
+    if (out.violation_notes.size() < 20) out.violation_notes.push_back(std::move(note));
+  };
+  for (auto& p : probes) {
+    if (p->closed_early()) violation("a member of " + p->room_id() + " was closed: " + p->error());
+    auto got = p->messages();
+    out.probe_deliveries += got.size();
+    std::unordered_set<std::string> seen;
+    uint64_t last = 0;
+    for (auto& m : got) {
+      if (!seen.insert(m.message_id).second)
+        violation("message " + m.message_id + " delivered twice");
+      if (m.number <= last) violation("message " + m.message_id + " out of the room's order");
+      last = m.number;
+    }
+    for (auto& id : expected[p->room_id()])
+      if (!seen.count(id)) violation("acknowledged message " + id + " never reached a member");
+  }
+  out.probes = static_cast<uint32_t>(probes.size());
+}
+
 // Every accepted privacy request completes (bounded wait).
 void check_privacy(const run_options& o, world& w, const std::vector<worker_state>& workers,
                    run_result& out) {
@@ -523,6 +552,22 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
     }
   std::sort(plan.begin(), plan.end(),
             [](const planned& a, const planned& b) { return a.at_s < b.at_s; });
+
+  // Probe members join before the first operation, so each must see every message of the run.
+  std::vector<std::unique_ptr<ws_probe>> probes;
+  for (size_t r = 0; r < w.rooms.size() && !w.visitors.empty(); ++r)
+    for (uint32_t k = 0; k < sc.probes; ++k) {
+      auto& v = *w.visitors[(r * sc.probes + k) % w.visitors.size()];
+      probes.push_back(std::make_unique<ws_probe>(endpoint_of(o, static_cast<uint32_t>(k)), v.token,
+                                                  w.rooms[r]));
+    }
+  for (auto& p : probes) {
+    for (int i = 0; i < 1000 && !p->started() && p->error().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    if (!p->started())
+      return make_error(errc::internal,
+                        "a probe could not join " + p->room_id() + ": " + p->error());
+  }
 
   zipf popularity{w.booths.size(), sc.zipf_s};
   std::vector<worker_state> workers(sc.connections);
@@ -597,6 +642,10 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
     }
   }
   if (o.progress) o.progress("phase check: acknowledged messages and privacy requests");
+  // Deliveries of the last acknowledged messages are still on their way for a moment.
+  if (!probes.empty()) std::this_thread::sleep_for(std::chrono::seconds(2));
+  for (auto& p : probes) p->stop();
+  check_probes(probes, w, workers, out);
   check_messages(o, w, workers, out);
   check_privacy(o, w, workers, out);
 

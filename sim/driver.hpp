@@ -57,6 +57,8 @@ struct run_result {
   uint32_t connections = 0;
   std::map<op_kind, op_stats> ops;
   uint64_t checked_messages = 0;  // acknowledged chat messages looked for afterwards
+  uint32_t probes = 0;            // WebSocket members that parsed every frame
+  uint64_t probe_deliveries = 0;  // messages they received
   uint64_t violations = 0;
   std::vector<std::string> violation_notes;
   double sim_cpu_percent = 0;  // of one core, over the operation phase

@@ -79,6 +79,8 @@ nlohmann::json report_json(const scenario& sc, const run_options& o, const run_r
           {"sim_cpu_percent", r.sim_cpu_percent},
           {"ops", ops},
           {"checked_messages", r.checked_messages},
+          {"probes", r.probes},
+          {"probe_deliveries", r.probe_deliveries},
           {"violations", r.violations},
           {"violation_notes", r.violation_notes},
           {"failed_criteria", r.failed_criteria},

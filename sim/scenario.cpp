@@ -91,7 +91,7 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
   if (!j.is_object()) return bad("(top)", "a scenario is a JSON object");
   if (auto err = only_keys(j, "",
                            {"name", "description", "duration_s", "population", "exhibition",
-                            "arrival", "mix", "zipf_s", "connections", "pass"}))
+                            "arrival", "mix", "zipf_s", "connections", "probes", "pass"}))
     return err;
   scenario s;
   if (!j.contains("name") || !j.at("name").is_string() || j.at("name").get<std::string>().empty())
@@ -104,6 +104,7 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
   if (auto err = number(j, "", "duration_s", 1, 86400, s.duration_s)) return err;
   if (auto err = number(j, "", "zipf_s", 0, 5, s.zipf_s)) return err;
   if (auto err = integer(j, "", "connections", 1, 4096, s.connections)) return err;
+  if (auto err = integer(j, "", "probes", 0, 100, s.probes)) return err;
   if (j.contains("population")) {
     auto& p = j.at("population");
     if (!p.is_object()) return bad("population", "must be an object");

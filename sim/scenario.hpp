@@ -59,6 +59,9 @@ struct scenario {
   double zipf_s = 1.0;
   // Client connections the simulator keeps (its workers).
   uint32_t connections = 16;
+  // WebSocket members per booth room that parse every frame: each must receive every
+  // acknowledged message of its room, in the room's order, once.
+  uint32_t probes = 0;
   struct {
     double max_error_rate = 0.01;
     std::map<op_kind, double> p99_ms;  // operations without a bound are not judged by latency
