@@ -35,6 +35,22 @@ void histogram::merge(const histogram& o) {
   max_ = std::max(max_, o.max_);
 }
 
+std::vector<std::pair<uint32_t, uint64_t>> histogram::buckets() const {
+  std::vector<std::pair<uint32_t, uint64_t>> out;
+  for (size_t i = 0; i < buckets_.size(); ++i)
+    if (buckets_[i] != 0) out.emplace_back(static_cast<uint32_t>(i), buckets_[i]);
+  return out;
+}
+
+void histogram::add(const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t max) {
+  for (auto& [i, n] : buckets) {
+    if (i >= buckets_.size()) continue;
+    buckets_[i] += n;
+    count_ += n;
+  }
+  max_ = std::max(max_, max);
+}
+
 uint64_t histogram::quantile(double q) const {
   if (count_ == 0) return 0;
   auto rank = static_cast<uint64_t>(q * static_cast<double>(count_ - 1)) + 1;

@@ -5,6 +5,8 @@
 
 #include <array>
 #include <cstdint>
+#include <utility>
+#include <vector>
 
 namespace mext::sim {
 
@@ -19,6 +21,11 @@ class histogram {
   uint64_t max() const { return max_; }
   // The value at quantile q (0..1), in µs: the upper bound of the bucket that holds it.
   uint64_t quantile(double q) const;
+
+  // The non-empty buckets as (index, count), for a report that other shards' reports merge with.
+  std::vector<std::pair<uint32_t, uint64_t>> buckets() const;
+  // Adds what buckets() gave (of another histogram) and its maximum.
+  void add(const std::vector<std::pair<uint32_t, uint64_t>>& buckets, uint64_t max);
 
  private:
   static int index_of(uint64_t micros);

@@ -21,6 +21,7 @@
 #include <iostream>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "persistence/errors.hpp"
 #include "sim/driver.hpp"
@@ -46,6 +47,8 @@ constexpr const char* usage =
     "  --source-addresses N    spread sockets over 127.0.0.1..127.0.0.N (loopback targets)\n"
     "  --report FILE           write the JSON report there\n"
     "  --html FILE             write the HTML report (SVG charts) there\n"
+    "  --merge REPORT          (repeated) merge the shards' reports of one run instead of\n"
+    "                          running; with --scenario, --report and --html\n"
     "  --seed N                the random seed (default 1)\n";
 
 struct spawned_server {
@@ -123,6 +126,7 @@ void raise_descriptor_limit(uint32_t wanted) {
 
 int main(int argc, char** argv) {
   std::optional<fs::path> scenario_file, report_file, html_file, mextd;
+  std::vector<fs::path> merge;
   std::string target;
   bool spawn_server = false, plain = false;
   run_options o;
@@ -141,6 +145,8 @@ int main(int argc, char** argv) {
       report_file = value();
     else if (a == "--html")
       html_file = value();
+    else if (a == "--merge")
+      merge.push_back(value());
     else if (a == "--mextd")
       mextd = value();
     else if (a == "--target")
@@ -173,6 +179,34 @@ int main(int argc, char** argv) {
       std::cerr << "mext-sim: unknown flag " << a << "\n" << usage;
       return 2;
     }
+  }
+  if (scenario_file && !merge.empty()) {
+    auto sc = load_scenario(*scenario_file);
+    if (!sc) {
+      std::cerr << "mext-sim: " << detail_of(sc.error()) << "\n";
+      return 2;
+    }
+    std::vector<nlohmann::json> shards;
+    for (auto& f : merge) {
+      std::ifstream in(f);
+      try {
+        shards.push_back(nlohmann::json::parse(in));
+      } catch (const std::exception& e) {
+        std::cerr << "mext-sim: " << f.string() << " is not JSON: " << e.what() << "\n";
+        return 2;
+      }
+    }
+    auto merged = merge_reports(*sc, shards);
+    if (!merged) {
+      std::cerr << "mext-sim: " << detail_of(merged.error()) << "\n";
+      return 2;
+    }
+    if (report_file) std::ofstream(*report_file) << merged->dump(2) << "\n";
+    if (html_file) std::ofstream(*html_file) << html_report(*merged);
+    std::cout << sc->name << ": " << (*merged)["operations"] << " operations merged from "
+              << shards.size()
+              << " reports: " << ((*merged)["passed"] == true ? "PASSED" : "NOT PASSED") << "\n";
+    return (*merged)["passed"] == true ? 0 : 1;
   }
   if (!scenario_file || (spawn_server == !target.empty())) {
     std::cerr << usage;

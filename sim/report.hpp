@@ -4,6 +4,9 @@
 // CPU (a saturated generator is reported, not mistaken for a slow server).
 
 #include <string>
+#include <vector>
+
+#include <caf/expected.hpp>
 
 #include <nlohmann/json.hpp>
 
@@ -13,5 +16,12 @@
 namespace mext::sim {
 
 nlohmann::json report_json(const scenario& sc, const run_options& o, const run_result& r);
+
+// One report from the reports of the shards of one run (--shard I/N): counts and histograms
+// added, percentiles and the pass criteria of `sc` computed again; the per-second series adds
+// throughput and errors and keeps the worst shard's latency. errc::invalid_argument when the
+// reports are not of `sc`.
+caf::expected<nlohmann::json> merge_reports(const scenario& sc,
+                                            const std::vector<nlohmann::json>& shards);
 
 }  // namespace mext::sim

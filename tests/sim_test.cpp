@@ -17,6 +17,7 @@
 
 #include "persistence/errors.hpp"
 #include "sim/histogram.hpp"
+#include "sim/report.hpp"
 #include "sim/scenario.hpp"
 #include "test_support.hpp"
 
@@ -132,4 +133,21 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   BOOST_TEST(html.find("<h1>smoke</h1>") != std::string::npos);
   BOOST_TEST(html.find("Passed") != std::string::npos);
   BOOST_TEST(html.find("<polyline") != std::string::npos);
+
+  // Two shards' reports merge into one with the counts added and the percentiles recomputed
+  // from the histograms (here the same report twice).
+  auto sc = load_scenario(scenario);
+  BOOST_REQUIRE(sc);
+  auto merged = merge_reports(*sc, {r, r});
+  BOOST_REQUIRE(merged);
+  BOOST_TEST(merged->at("operations").get<uint64_t>() == 2 * r.at("operations").get<uint64_t>());
+  BOOST_TEST(merged->at("ops").at("chat").at("ok").get<uint64_t>() ==
+             2 * r.at("ops").at("chat").at("ok").get<uint64_t>());
+  // The same samples twice: the median and the maximum stay where they were.
+  BOOST_TEST(merged->at("ops").at("chat").at("p50_ms") == r.at("ops").at("chat").at("p50_ms"));
+  BOOST_TEST(merged->at("ops").at("chat").at("max_ms") == r.at("ops").at("chat").at("max_ms"));
+  BOOST_TEST(merged->at("passed") == true);
+  auto other = r;
+  other["scenario"]["name"] = "another";
+  BOOST_TEST(!merge_reports(*sc, {r, other}));
 }
