@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "persistence/errors.hpp"
+#include "sim/ws_members.hpp"
 #include "sim/ws_probe.hpp"
 
 namespace mext::sim {
@@ -570,6 +571,23 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   }
 
   zipf popularity{w.booths.size(), sc.zipf_s};
+  // Members: one WebSocket each, joined before the first operation and held to the end.
+  std::unique_ptr<ws_members> members;
+  out.members_wanted = static_cast<uint32_t>(sc.members * static_cast<double>(w.visitors.size()));
+  if (out.members_wanted > 0) {
+    if (o.progress)
+      o.progress("phase members: " + std::to_string(out.members_wanted) + " WebSockets");
+    members = std::make_unique<ws_members>(o.target, o.source_addresses, 2);
+    for (uint32_t i = 0; i < out.members_wanted; ++i)
+      members->add(w.visitors[i]->token, w.rooms[popularity.draw(rng)]);
+    members->start(256, std::chrono::seconds(300));
+    out.members_joined = members->joined();
+    out.member_error = members->first_error();
+    if (out.members_joined < out.members_wanted)
+      return make_error(errc::internal, std::to_string(out.members_joined) + " of " +
+                                            std::to_string(out.members_wanted) +
+                                            " members joined; first error: " + out.member_error);
+  }
   std::vector<worker_state> workers(sc.connections);
   time_series series;
   for (auto& ws : workers) ws.series = &series;
@@ -643,9 +661,29 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   }
   if (o.progress) o.progress("phase check: acknowledged messages and privacy requests");
   // Deliveries of the last acknowledged messages are still on their way for a moment.
-  if (!probes.empty()) std::this_thread::sleep_for(std::chrono::seconds(2));
+  if (!probes.empty() || members) std::this_thread::sleep_for(std::chrono::seconds(2));
   for (auto& p : probes) p->stop();
   check_probes(probes, w, workers, out);
+  if (members) {
+    members->stop();
+    out.members_closed_early = members->closed_early();
+    std::unordered_map<std::string, uint64_t> acked;
+    for (auto& ws : workers)
+      for (auto& [room, id] : ws.acked) ++acked[w.rooms[room]];
+    for (auto& [room, n] : members->counts()) {
+      out.member_frames += n;
+      if (n != acked[room]) {
+        ++out.violations;
+        if (out.violation_notes.size() < 20)
+          out.violation_notes.push_back("a member of " + room + " counted " + std::to_string(n) +
+                                        " of its " + std::to_string(acked[room]) + " messages");
+      }
+    }
+    if (out.members_closed_early > 0 && out.violation_notes.size() < 20)
+      out.violation_notes.push_back(
+          std::to_string(out.members_closed_early) +
+          " members were closed by the server: " + members->first_error());
+  }
   check_messages(o, w, workers, out);
   check_privacy(o, w, workers, out);
 

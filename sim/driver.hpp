@@ -59,6 +59,11 @@ struct run_result {
   uint64_t checked_messages = 0;  // acknowledged chat messages looked for afterwards
   uint32_t probes = 0;            // WebSocket members that parsed every frame
   uint64_t probe_deliveries = 0;  // messages they received
+  uint32_t members_wanted = 0;    // visitors asked to hold a WebSocket (scenario "members")
+  uint32_t members_joined = 0;
+  uint32_t members_closed_early = 0;
+  uint64_t member_frames = 0;  // message frames they counted
+  std::string member_error;    // the first reason a member failed, if any
   uint64_t violations = 0;
   std::vector<std::string> violation_notes;
   double sim_cpu_percent = 0;  // of one core, over the operation phase

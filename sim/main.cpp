@@ -219,7 +219,9 @@ int main(int argc, char** argv) {
     std::cerr << "mext-sim: " << detail_of(sc.error()) << "\n";
     return 2;
   }
-  raise_descriptor_limit(sc->connections);
+  raise_descriptor_limit(sc->connections +
+                         static_cast<uint32_t>(sc->members * sc->population.visitors) +
+                         sc->probes * sc->exhibition.booths);
 
   spawned_server server;
   o.target.tls = !plain;

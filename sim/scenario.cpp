@@ -89,9 +89,10 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
     return make_error(errc::invalid_argument, std::string("not JSON: ") + e.what());
   }
   if (!j.is_object()) return bad("(top)", "a scenario is a JSON object");
-  if (auto err = only_keys(j, "",
-                           {"name", "description", "duration_s", "population", "exhibition",
-                            "arrival", "mix", "zipf_s", "connections", "probes", "pass"}))
+  if (auto err =
+          only_keys(j, "",
+                    {"name", "description", "duration_s", "population", "exhibition", "arrival",
+                     "mix", "zipf_s", "connections", "probes", "members", "pass"}))
     return err;
   scenario s;
   if (!j.contains("name") || !j.at("name").is_string() || j.at("name").get<std::string>().empty())
@@ -105,6 +106,7 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
   if (auto err = number(j, "", "zipf_s", 0, 5, s.zipf_s)) return err;
   if (auto err = integer(j, "", "connections", 1, 4096, s.connections)) return err;
   if (auto err = integer(j, "", "probes", 0, 100, s.probes)) return err;
+  if (auto err = number(j, "", "members", 0, 1, s.members)) return err;
   if (j.contains("population")) {
     auto& p = j.at("population");
     if (!p.is_object()) return bad("population", "must be an object");

@@ -62,6 +62,9 @@ struct scenario {
   // WebSocket members per booth room that parse every frame: each must receive every
   // acknowledged message of its room, in the room's order, once.
   uint32_t probes = 0;
+  // The fraction of visitors holding a WebSocket in one booth room (Zipf) for the whole run,
+  // counting its message frames: each must count every message its room acknowledged.
+  double members = 0;
   struct {
     double max_error_rate = 0.01;
     std::map<op_kind, double> p99_ms;  // operations without a bound are not judged by latency

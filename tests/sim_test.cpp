@@ -123,6 +123,9 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   // Two WebSocket members in each of the 4 booth rooms saw every acknowledged message there.
   BOOST_TEST(r.at("probes") == 8);
   BOOST_TEST(r.at("probe_deliveries").get<uint64_t>() > 0u);
+  // Every visitor held a WebSocket and counted every message of its room.
+  BOOST_TEST(r.at("members_joined") == 20);
+  BOOST_TEST(r.at("member_frames").get<uint64_t>() > 0u);
   BOOST_TEST(r.at("ops").at("chat").at("ok").get<uint64_t>() > 0u);
   BOOST_TEST(r.at("ops").at("chat").at("p99_ms").get<double>() > 0.0);
   BOOST_TEST(r.at("machine").at("nproc").get<int>() > 0);
