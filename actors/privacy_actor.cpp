@@ -401,7 +401,7 @@ void write_archive(privacy_self self, const std::string& id) {
   // An erased person has no key left, and nothing is held about them: the archive that says so
   // holds no personal data and is kept in the plain envelope.
   if (!sealed && code_of(sealed.error()) == errc::forbidden && sg.gathered.empty())
-    sealed = std::string(1, '\0') + *doc;
+    sealed = persistence::plain_field_sealer{}.seal(sg.view.subject_id, id, *doc);
   if (!sealed) return fail(self, id, "archive not sealed: " + detail_of(sealed.error()));
   std::error_code ec;
   std::filesystem::create_directories(st.settings.archive_dir, ec);
@@ -722,7 +722,9 @@ privacy_actor::behavior_type privacy_behavior(privacy_self self, std::shared_ptr
 
 privacy_actor spawn_privacy_actor(caf::actor_system& sys, std::shared_ptr<runtime> rt,
                                   privacy_settings settings) {
-  return sys.spawn(privacy_behavior, std::move(rt), std::move(settings));
+  // Detached: archives and the ledger are written and fsynced on the actor's own thread, not on
+  // a scheduler thread the entity actors need.
+  return sys.spawn<caf::detached>(privacy_behavior, std::move(rt), std::move(settings));
 }
 
 caf::expected<std::string> enqueue_erasure(persistence::lmdb_store& store,

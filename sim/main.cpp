@@ -49,7 +49,8 @@ constexpr const char* usage =
     "  --html FILE             write the HTML report (SVG charts) there\n"
     "  --merge REPORT          (repeated) merge the shards' reports of one run instead of\n"
     "                          running; with --scenario, --report and --html\n"
-    "  --seed N                the random seed (default 1)\n";
+    "  --seed N                the random seed (default 1)\n"
+    "  --members FRACTION      overrides the scenario's members (0 to 1)\n";
 
 struct spawned_server {
   pid_t pid = -1;
@@ -129,6 +130,7 @@ void raise_descriptor_limit(uint32_t wanted) {
 int main(int argc, char** argv) {
   std::optional<fs::path> scenario_file, report_file, html_file, mextd;
   std::vector<fs::path> merge;
+  std::optional<double> members;
   std::string target;
   bool spawn_server = false, plain = false;
   run_options o;
@@ -149,6 +151,8 @@ int main(int argc, char** argv) {
       html_file = value();
     else if (a == "--merge")
       merge.push_back(value());
+    else if (a == "--members")
+      members = std::strtod(value().c_str(), nullptr);
     else if (a == "--mextd")
       mextd = value();
     else if (a == "--target")
@@ -218,6 +222,13 @@ int main(int argc, char** argv) {
   if (!sc) {
     std::cerr << "mext-sim: " << detail_of(sc.error()) << "\n";
     return 2;
+  }
+  if (members) {
+    if (!(*members >= 0 && *members <= 1)) {
+      std::cerr << "mext-sim: --members is a fraction from 0 to 1\n";
+      return 2;
+    }
+    sc->members = *members;
   }
   raise_descriptor_limit(sc->connections +
                          static_cast<uint32_t>(sc->members * sc->population.visitors) +
