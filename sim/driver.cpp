@@ -60,6 +60,8 @@ struct visitor {
   std::string password;
   std::string token;
   std::atomic<bool> gone{false};  // erased: no further operations
+  // Probes watch the rooms for the whole run, as the fair's staff would: they never erase.
+  bool observer = false;
   std::atomic<uint32_t> seq{0};
 };
 
@@ -261,6 +263,9 @@ struct worker_state {
   std::map<op_kind, op_stats> stats;
   std::vector<std::pair<size_t, std::string>> acked;  // (booth room index, message id)
   std::vector<std::string> privacy_requests;
+  std::vector<uint32_t> erased;  // visitors whose erasure was accepted (202)
+  std::vector<std::pair<uint32_t, std::string>> booked;  // (requester, meeting id) of each 201
+  uint64_t answered = 0;                                 // invitations accepted or declined
   uint64_t late = 0;
   time_series* series = nullptr;
 };
@@ -375,6 +380,41 @@ void perform(const scenario& sc, world& w, http_client& c, worker_state& ws, con
                              .dump(),
                          v.token);
       note(ws, p.op, micros(), r, 409);
+      if (r.status == 201) try {
+          auto id = njson::parse(r.body).at("meeting_id").get<std::string>();
+          std::lock_guard lock{ws.mutex};
+          ws.booked.emplace_back(p.visitor, std::move(id));
+        } catch (const std::exception&) {
+        }
+      break;
+    }
+    case op_kind::answer: {
+      // The visitor reads their agenda and answers the first invitation still pending; with none
+      // pending the read alone is the operation.
+      auto agenda = c.request("GET", "/api/v1/me/agenda?limit=200", {}, v.token);
+      if (agenda.status != 200) return note(ws, p.op, micros(), agenda);
+      std::string meeting;
+      try {
+        // Named: a range-for over a member of a temporary would outlive the temporary.
+        auto doc = njson::parse(agenda.body);
+        for (auto& i : doc.at("items"))
+          if (i.value("kind", "") == "meeting" && i.value("role", "") == "invitee" &&
+              i.value("status", "") == "pending") {
+            meeting = i.at("meeting_id").get<std::string>();
+            break;
+          }
+      } catch (const std::exception&) {
+        return note(ws, p.op, micros(), http_reply{0, {}, "bad JSON"});
+      }
+      if (meeting.empty()) return note(ws, p.op, micros(), agenda);
+      auto verb = rng() % 4 == 0 ? "/decline" : "/accept";
+      auto r = c.request("POST", "/api/v1/meetings/" + meeting + verb, "{}", v.token);
+      // 409: the requester cancelled it, or was erased, in the meantime.
+      note(ws, p.op, micros(), r, 409);
+      if (r.status == 200 || r.status == 201) {
+        std::lock_guard lock{ws.mutex};
+        ++ws.answered;
+      }
       break;
     }
     case op_kind::attend: {
@@ -401,12 +441,13 @@ void perform(const scenario& sc, world& w, http_client& c, worker_state& ws, con
       break;
     }
     case op_kind::erase: {
-      if (v.gone.exchange(true)) return;
+      if (v.observer || v.gone.exchange(true)) return;
       auto r =
           c.request("POST", "/api/v1/me/erase", njson{{"password", v.password}}.dump(), v.token);
       note(ws, p.op, micros(), r);
       if (r.status == 202) try {
           std::lock_guard lock{ws.mutex};
+          ws.erased.push_back(p.visitor);
           ws.privacy_requests.push_back(njson::parse(r.body).at("request_id").get<std::string>());
         } catch (const std::exception&) {
         }
@@ -509,6 +550,90 @@ void check_privacy(const run_options& o, world& w, const std::vector<worker_stat
     }
 }
 
+struct agenda_meeting {
+  std::string id, with, status, role, starts_at, ends_at;
+};
+
+// No visitor holds two meetings at once; both parties see each meeting with one status; every
+// meeting request the engine accepted (201) is in its requester's agenda. Run after the privacy
+// requests completed, since an erasure cancels the erased person's meetings for the other party.
+void check_meetings(const run_options& o, world& w, const std::vector<worker_state>& workers,
+                    run_result& out) {
+  auto violation = [&](std::string note) {
+    ++out.violations;
+    if (out.violation_notes.size() < 20) out.violation_notes.push_back(std::move(note));
+  };
+  std::unordered_map<std::string, uint32_t> index_of;
+  for (uint32_t i = 0; i < w.visitors.size(); ++i) index_of[w.visitors[i]->user_id] = i;
+  std::vector<std::unordered_map<std::string, agenda_meeting>> agendas(w.visitors.size());
+  std::vector<bool> read(w.visitors.size(), false);
+  http_client c{o.target};
+  // Anyone may have been invited: read every agenda still signed in.
+  for (uint32_t i = 0; i < w.visitors.size(); ++i) {
+    auto& v = *w.visitors[i];
+    if (v.gone) continue;
+    std::string cursor;
+    bool ok = true;
+    for (int page = 0; page < 1000; ++page) {
+      auto r = c.request(
+          "GET", "/api/v1/me/agenda?limit=200" + (cursor.empty() ? "" : "&cursor=" + cursor), {},
+          v.token);
+      if (r.status != 200) {
+        violation("the agenda of " + v.user_id + " is unreadable: status " +
+                  std::to_string(r.status));
+        ok = false;
+        break;
+      }
+      auto j = njson::parse(r.body);
+      for (auto& item : j.at("items")) {
+        if (item.value("kind", "") != "meeting") continue;
+        agenda_meeting m{item.at("meeting_id").get<std::string>(),
+                         item.value("with_user_id", ""),
+                         item.value("status", ""),
+                         item.value("role", ""),
+                         item.value("starts_at", ""),
+                         item.value("ends_at", "")};
+        agendas[i].emplace(m.id, std::move(m));
+      }
+      if (j.at("next_cursor").is_null()) break;
+      cursor = j.at("next_cursor").get<std::string>();
+    }
+    read[i] = ok;
+    ++out.checked_agendas;
+  }
+  for (uint32_t i = 0; i < w.visitors.size(); ++i) {
+    if (!read[i]) continue;
+    // Times are RFC 3339 UTC in one format, so their strings order as the times do.
+    std::vector<const agenda_meeting*> holding;
+    for (auto& [id, m] : agendas[i]) {
+      if (m.status == "pending" || m.status == "accepted") holding.push_back(&m);
+      auto other = index_of.find(m.with);
+      if (other == index_of.end() || !read[other->second]) continue;
+      auto theirs = agendas[other->second].find(id);
+      // A request the invitee's agenda refused (an overlap there) stays with the requester as
+      // cancelled and never reached the invitee: only a one-sided live meeting is wrong.
+      if (theirs == agendas[other->second].end() && m.status != "cancelled")
+        violation("meeting " + id + " (" + m.status + ", the " + m.role +
+                  "'s copy) is missing from the other party's agenda");
+      else if (theirs != agendas[other->second].end() && theirs->second.status != m.status)
+        violation("meeting " + id + " is " + m.status + " for one party and " +
+                  theirs->second.status + " for the other");
+    }
+    std::sort(holding.begin(), holding.end(),
+              [](auto* a, auto* b) { return a->starts_at < b->starts_at; });
+    for (size_t k = 1; k < holding.size(); ++k)
+      if (holding[k]->starts_at < holding[k - 1]->ends_at)
+        violation("double booking: meetings " + holding[k - 1]->id + " and " + holding[k]->id +
+                  " overlap in one agenda");
+  }
+  for (auto& ws : workers)
+    for (auto& [v, id] : ws.booked) {
+      ++out.checked_meetings;
+      if (read[v] && !agendas[v].count(id))
+        violation("acknowledged meeting " + id + " missing from its requester's agenda");
+    }
+}
+
 double cpu_seconds() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
@@ -557,6 +682,7 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   for (size_t r = 0; r < w.rooms.size() && !w.visitors.empty(); ++r)
     for (uint32_t k = 0; k < sc.probes; ++k) {
       auto& v = *w.visitors[(r * sc.probes + k) % w.visitors.size()];
+      v.observer = true;
       probes.push_back(std::make_unique<ws_probe>(endpoint_of(o, static_cast<uint32_t>(k)), v.token,
                                                   w.rooms[r]));
     }
@@ -664,17 +790,34 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   check_probes(probes, w, workers, out);
   if (members) {
     members->stop();
-    out.members_closed_early = members->closed_early();
+    // A member whose visitor was erased must have been closed by the server (the session
+    // ended); its count stops there and is not judged. Every other member counts every message.
+    std::unordered_set<uint32_t> erased;
+    for (auto& ws : workers) erased.insert(ws.erased.begin(), ws.erased.end());
     std::unordered_map<std::string, uint64_t> acked;
     for (auto& ws : workers)
       for (auto& [room, id] : ws.acked) ++acked[w.rooms[room]];
-    for (auto& [room, n] : members->counts()) {
-      out.member_frames += n;
-      if (n != acked[room]) {
+    auto counts = members->counts();
+    for (uint32_t i = 0; i < counts.size(); ++i) {
+      auto& m = counts[i];
+      out.member_frames += m.frames;
+      if (erased.count(i)) {
+        ++out.members_erased;
+        if (!m.closed) {
+          ++out.violations;
+          if (out.violation_notes.size() < 20)
+            out.violation_notes.push_back("the WebSocket of erased visitor " +
+                                          w.visitors[i]->user_id + " stayed open");
+        }
+        continue;
+      }
+      if (m.closed) ++out.members_closed_early;
+      if (m.frames != acked[m.room]) {
         ++out.violations;
         if (out.violation_notes.size() < 20)
-          out.violation_notes.push_back("a member of " + room + " counted " + std::to_string(n) +
-                                        " of its " + std::to_string(acked[room]) + " messages");
+          out.violation_notes.push_back("a member of " + m.room + " counted " +
+                                        std::to_string(m.frames) + " of its " +
+                                        std::to_string(acked[m.room]) + " messages");
       }
     }
     if (out.members_closed_early > 0 && out.violation_notes.size() < 20)
@@ -684,6 +827,9 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
   }
   check_messages(o, w, workers, out);
   check_privacy(o, w, workers, out);
+  if (o.progress) o.progress("phase check: agendas and meetings");
+  check_meetings(o, w, workers, out);
+  for (auto& ws : workers) out.meetings_answered += ws.answered;
 
   // Pass criteria.
   uint64_t total = 0, errors = 0;

@@ -62,8 +62,12 @@ struct run_result {
   uint32_t members_wanted = 0;    // visitors asked to hold a WebSocket (scenario "members")
   uint32_t members_joined = 0;
   uint32_t members_closed_early = 0;
-  uint64_t member_frames = 0;  // message frames they counted
-  std::string member_error;    // the first reason a member failed, if any
+  uint64_t member_frames = 0;      // message frames they counted
+  std::string member_error;        // the first reason a member failed, if any
+  uint64_t checked_meetings = 0;   // meeting requests answered 201, looked for afterwards
+  uint32_t checked_agendas = 0;    // agendas read for double bookings
+  uint64_t meetings_answered = 0;  // invitations accepted or declined during the run
+  uint32_t members_erased = 0;     // members whose visitor was erased: closed, as they must be
   uint64_t violations = 0;
   std::vector<std::string> violation_notes;
   double sim_cpu_percent = 0;  // of one core, over the operation phase

@@ -121,8 +121,10 @@ std::string html_report(const njson& r) {
   h += "<li>" + num(r.at("operations").get<double>(), 0) + " operations in " +
        num(r.at("elapsed_s").get<double>()) + " s (" + num(r.at("throughput_ops_s").get<double>()) +
        "/s); " + num(r.at("checked_messages").get<double>(), 0) +
-       " acknowledged messages checked, " + num(r.at("violations").get<double>(), 0) +
-       " violations; " + num(r.at("late_starts").get<double>(), 0) +
+       " acknowledged messages checked, " + num(r.value("checked_meetings", 0.0), 0) +
+       " booked meetings and " + num(r.value("checked_agendas", 0.0), 0) + " agendas checked, " +
+       num(r.at("violations").get<double>(), 0) + " violations; " +
+       num(r.at("late_starts").get<double>(), 0) +
        " operations started over 100 ms late; simulator CPU " +
        num(r.at("sim_cpu_percent").get<double>()) + "% of one core.</li>";
   for (auto& v : r.at("violation_notes")) h += "<li>" + escape(v.get<std::string>()) + "</li>";

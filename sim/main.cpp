@@ -50,7 +50,9 @@ constexpr const char* usage =
     "  --merge REPORT          (repeated) merge the shards' reports of one run instead of\n"
     "                          running; with --scenario, --report and --html\n"
     "  --seed N                the random seed (default 1)\n"
-    "  --members FRACTION      overrides the scenario's members (0 to 1)\n";
+    "  --members FRACTION      overrides the scenario's members (0 to 1)\n"
+    "  --visitors N            overrides the scenario's population.visitors\n"
+    "  --duration S            overrides the scenario's duration_s (arrivals keep their times)\n";
 
 struct spawned_server {
   pid_t pid = -1;
@@ -130,7 +132,8 @@ void raise_descriptor_limit(uint32_t wanted) {
 int main(int argc, char** argv) {
   std::optional<fs::path> scenario_file, report_file, html_file, mextd;
   std::vector<fs::path> merge;
-  std::optional<double> members;
+  std::optional<double> members, duration;
+  std::optional<long> visitors;
   std::string target;
   bool spawn_server = false, plain = false;
   run_options o;
@@ -153,6 +156,10 @@ int main(int argc, char** argv) {
       merge.push_back(value());
     else if (a == "--members")
       members = std::strtod(value().c_str(), nullptr);
+    else if (a == "--visitors")
+      visitors = std::strtol(value().c_str(), nullptr, 10);
+    else if (a == "--duration")
+      duration = std::strtod(value().c_str(), nullptr);
     else if (a == "--mextd")
       mextd = value();
     else if (a == "--target")
@@ -230,6 +237,20 @@ int main(int argc, char** argv) {
     }
     sc->members = *members;
   }
+  if (visitors) {
+    if (*visitors < 1 || *visitors > 1'000'000) {
+      std::cerr << "mext-sim: --visitors is a count from 1 to 1000000\n";
+      return 2;
+    }
+    sc->population.visitors = static_cast<uint32_t>(*visitors);
+  }
+  if (duration) {
+    if (!(*duration > 0 && *duration <= 86400)) {
+      std::cerr << "mext-sim: --duration is seconds from 0 to 86400\n";
+      return 2;
+    }
+    sc->duration_s = *duration;
+  }
   raise_descriptor_limit(sc->connections +
                          static_cast<uint32_t>(sc->members * sc->population.visitors) +
                          sc->probes * sc->exhibition.booths);
@@ -290,7 +311,11 @@ int main(int argc, char** argv) {
     out << html_report(report);
   }
   std::cout << sc->name << ": " << report["operations"] << " operations in " << r->elapsed_s
-            << " s, " << r->violations << " violations, sim CPU " << r->sim_cpu_percent << "%\n";
+            << " s, " << r->violations << " violations, sim CPU " << r->sim_cpu_percent << "%\n"
+            << "  checked: " << r->checked_messages << " acknowledged messages, "
+            << r->probe_deliveries << " probe deliveries, " << r->member_frames
+            << " member frames, " << r->checked_meetings << " booked meetings in "
+            << r->checked_agendas << " agendas\n";
   for (auto& [name, op] : report["ops"].items())
     std::cout << "  " << name << ": ok " << op["ok"] << ", p50 " << op["p50_ms"] << " ms, p99 "
               << op["p99_ms"] << " ms, errors " << op["errors"].dump() << "\n";

@@ -91,6 +91,10 @@ nlohmann::json report_json(const scenario& sc, const run_options& o, const run_r
           {"members_joined", r.members_joined},
           {"members_closed_early", r.members_closed_early},
           {"member_frames", r.member_frames},
+          {"members_erased", r.members_erased},
+          {"checked_meetings", r.checked_meetings},
+          {"checked_agendas", r.checked_agendas},
+          {"meetings_answered", r.meetings_answered},
           {"violations", r.violations},
           {"violation_notes", r.violation_notes},
           {"failed_criteria", r.failed_criteria},
@@ -108,6 +112,11 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
   njson out = shards.front();
   uint64_t operations = 0, checked = 0, violations = 0, visitors = 0, late = 0, probes = 0,
            deliveries = 0;
+  // Counters that simply add up over shards.
+  std::map<std::string, uint64_t> sums;
+  static const char* summed[] = {"members",         "members_joined",   "members_closed_early",
+                                 "member_frames",   "members_erased",   "checked_meetings",
+                                 "checked_agendas", "meetings_answered"};
   double elapsed = 0, cpu = 0;
   njson notes = njson::array();
   std::vector<njson> series;
@@ -132,6 +141,7 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
       late += r.at("late_starts").get<uint64_t>();
       probes += r.value("probes", uint64_t{0});
       deliveries += r.value("probe_deliveries", uint64_t{0});
+      for (auto k : summed) sums[k] += r.value(k, uint64_t{0});
       elapsed = std::max(elapsed, r.at("elapsed_s").get<double>());
       cpu += r.at("sim_cpu_percent").get<double>();
       for (auto& n : r.at("violation_notes")) notes.push_back(n);
@@ -188,6 +198,7 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
   out["late_starts"] = late;
   out["probes"] = probes;
   out["probe_deliveries"] = deliveries;
+  for (auto& [k, n] : sums) out[k] = n;
   out["sim_cpu_percent"] = cpu;
   out["series"] = series;
   out["failed_criteria"] = failed;

@@ -71,7 +71,7 @@ const std::vector<std::pair<std::string, op_kind>>& op_names() {
       {"login", op_kind::login},     {"browse", op_kind::browse}, {"read", op_kind::read},
       {"visit", op_kind::visit},     {"chat", op_kind::chat},     {"direct", op_kind::direct},
       {"meeting", op_kind::meeting}, {"attend", op_kind::attend}, {"agenda", op_kind::agenda},
-      {"export", op_kind::export_},  {"erase", op_kind::erase}};
+      {"export", op_kind::export_},  {"erase", op_kind::erase},   {"answer", op_kind::answer}};
   return all;
 }
 

@@ -23,6 +23,7 @@ enum class op_kind {
   chat,     // POST /rooms/{id}/messages in a booth room (Zipf)
   direct,   // POST /rooms/{id}/messages in the direct room with another visitor
   meeting,  // POST /meetings with another visitor
+  answer,   // GET /me/agenda, then accept (3 in 4) or decline the first pending invitation
   attend,   // POST /sessions/{id}/attend
   agenda,   // GET /me/agenda.ics
   export_,  // POST /me/export

@@ -242,9 +242,10 @@ std::string ws_members::first_error() const {
   return impl_->first_error;
 }
 
-std::vector<std::pair<std::string, uint64_t>> ws_members::counts() const {
-  std::vector<std::pair<std::string, uint64_t>> out;
-  for (auto& m : impl_->members) out.emplace_back(m->room, m->frames.load());
+std::vector<ws_members::count> ws_members::counts() const {
+  std::vector<count> out;
+  for (auto& m : impl_->members)
+    out.push_back({m->room, m->frames.load(), m->state == closed_state});
   return out;
 }
 

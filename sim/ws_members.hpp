@@ -36,8 +36,13 @@ class ws_members {
   // Members the server closed (or that failed reading) before stop().
   uint32_t closed_early() const;
   std::string first_error() const;
-  // Per member, in add() order: its room and the message frames it counted.
-  std::vector<std::pair<std::string, uint64_t>> counts() const;
+  struct count {
+    std::string room;
+    uint64_t frames = 0;  // message frames counted
+    bool closed = false;  // closed by the server (or failed reading) before stop()
+  };
+  // Per member, in add() order.
+  std::vector<count> counts() const;
 
  private:
   struct impl;

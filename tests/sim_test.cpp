@@ -126,6 +126,13 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   // Every visitor held a WebSocket and counted every message of its room.
   BOOST_TEST(r.at("members_joined") == 20);
   BOOST_TEST(r.at("member_frames").get<uint64_t>() > 0u);
+  // Some visitors erased their account while holding a WebSocket: the server closed those.
+  BOOST_TEST(r.at("members_erased").get<uint64_t>() > 0u);
+  // Booked meetings were found in their requesters' agendas, invitations were answered, and no
+  // agenda read afterwards holds two meetings at once (a double booking would be a violation).
+  BOOST_TEST(r.at("checked_meetings").get<uint64_t>() > 0u);
+  BOOST_TEST(r.at("meetings_answered").get<uint64_t>() > 0u);
+  BOOST_TEST(r.at("checked_agendas").get<uint64_t>() > 0u);
   BOOST_TEST(r.at("ops").at("chat").at("ok").get<uint64_t>() > 0u);
   BOOST_TEST(r.at("ops").at("chat").at("p99_ms").get<double>() > 0.0);
   BOOST_TEST(r.at("machine").at("nproc").get<int>() > 0);
