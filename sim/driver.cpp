@@ -261,7 +261,12 @@ struct time_series {
 struct worker_state {
   std::mutex mutex;  // the progress reporter reads stats while the worker writes
   std::map<op_kind, op_stats> stats;
-  std::vector<std::pair<size_t, std::string>> acked;  // (booth room index, message id)
+  struct ack {
+    size_t room;  // booth room index
+    std::string id;
+    steady::time_point at;  // when the 201 was read
+  };
+  std::vector<ack> acked;
   std::vector<std::string> privacy_requests;
   std::vector<uint32_t> erased;  // visitors whose erasure was accepted (202)
   std::vector<std::pair<uint32_t, std::string>> booked;  // (requester, meeting id) of each 201
@@ -340,7 +345,7 @@ void perform(const scenario& sc, world& w, http_client& c, worker_state& ws, con
         try {
           auto id = njson::parse(r.body).at("message_id").get<std::string>();
           std::lock_guard lock{ws.mutex};
-          ws.acked.emplace_back(room, std::move(id));
+          ws.acked.push_back({room, std::move(id), steady::now()});
         } catch (const std::exception&) {
         }
       }
@@ -462,7 +467,7 @@ void check_messages(const run_options& o, world& w, const std::vector<worker_sta
                     run_result& out) {
   std::vector<std::unordered_set<std::string>> expected(w.rooms.size());
   for (auto& ws : workers)
-    for (auto& [room, id] : ws.acked) expected[room].insert(id);
+    for (auto& a : ws.acked) expected[a.room].insert(a.id);
   http_client c{o.target};
   for (size_t r = 0; r < w.rooms.size(); ++r) {
     if (expected[r].empty()) continue;
@@ -503,26 +508,53 @@ void check_messages(const run_options& o, world& w, const std::vector<worker_sta
 void check_probes(std::vector<std::unique_ptr<ws_probe>>& probes, world& w,
                   const std::vector<worker_state>& workers, run_result& out) {
   std::unordered_map<std::string, std::unordered_set<std::string>> expected;
+  std::unordered_map<std::string, steady::time_point> acked_at;
   for (auto& ws : workers)
-    for (auto& [room, id] : ws.acked) expected[w.rooms[room]].insert(id);
+    for (auto& a : ws.acked) {
+      expected[w.rooms[a.room]].insert(a.id);
+      acked_at.emplace(a.id, a.at);
+    }
   auto violation = [&](std::string note) {
     ++out.violations;
     if (out.violation_notes.size() < 20) out.violation_notes.push_back(std::move(note));
   };
+  // Closed probes first, so that their reason is among the notes kept.
+  for (auto& p : probes)
+    if (p->closed_early())
+      violation("probe " + std::to_string(&p - probes.data()) + " in " + p->room_id() +
+                " was closed: " + p->error());
   for (auto& p : probes) {
-    if (p->closed_early()) violation("a member of " + p->room_id() + " was closed: " + p->error());
     auto got = p->messages();
     out.probe_deliveries += got.size();
     std::unordered_set<std::string> seen;
     uint64_t last = 0;
     for (auto& m : got) {
+      if (auto a = acked_at.find(m.message_id); a != acked_at.end())
+        out.delivery.record(
+            m.at > a->second
+                ? static_cast<uint64_t>(
+                      std::chrono::duration_cast<std::chrono::microseconds>(m.at - a->second)
+                          .count())
+                : 0);
       if (!seen.insert(m.message_id).second)
         violation("message " + m.message_id + " delivered twice");
       if (m.number <= last) violation("message " + m.message_id + " out of the room's order");
       last = m.number;
     }
+    // One violation per message missed, one note per probe (first missing id, counts).
+    uint64_t missed = 0;
+    std::string first;
     for (auto& id : expected[p->room_id()])
-      if (!seen.count(id)) violation("acknowledged message " + id + " never reached a member");
+      if (!seen.count(id)) {
+        ++out.violations;
+        if (missed++ == 0) first = id;
+      }
+    if (missed > 0 && out.violation_notes.size() < 20)
+      out.violation_notes.push_back(
+          "probe " + std::to_string(&p - probes.data()) + " in " + p->room_id() + " missed " +
+          std::to_string(missed) + " of its room's " +
+          std::to_string(expected[p->room_id()].size()) + " acknowledged messages (received " +
+          std::to_string(got.size()) + ", first missing " + first + ")");
   }
   out.probes = static_cast<uint32_t>(probes.size());
 }
@@ -784,8 +816,41 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
     }
   }
   if (o.progress) o.progress("phase check: acknowledged messages and privacy requests");
-  // Deliveries of the last acknowledged messages are still on their way for a moment.
-  if (!probes.empty() || members) std::this_thread::sleep_for(std::chrono::seconds(2));
+  // Deliveries of the last acknowledged messages may still be on their way: wait until every
+  // probe and member has its room's count, or nothing arrived for 5 s, or 60 s passed. How long
+  // that took is the drain time, which the report gives next to the delivery latency.
+  if (!probes.empty() || members) {
+    std::unordered_map<std::string, uint64_t> per_room;
+    for (auto& ws : workers)
+      for (auto& a : ws.acked) ++per_room[w.rooms[a.room]];
+    auto drain_start = steady::now();
+    auto last_progress = drain_start;
+    uint64_t last_total = 0;
+    for (;;) {
+      uint64_t total = 0;
+      bool complete = true;
+      for (auto& p : probes) {
+        auto n = p->received_count();
+        total += n;
+        complete = complete && (p->closed_early() || n >= per_room[p->room_id()]);
+      }
+      if (members)
+        for (auto& m : members->counts()) {
+          total += m.frames;
+          complete = complete && (m.closed || m.frames >= per_room[m.room]);
+        }
+      auto now = steady::now();
+      if (total != last_total) last_progress = now;
+      last_total = total;
+      out.drain_s = std::chrono::duration<double>(now - drain_start).count();
+      if (complete) break;
+      if (now - last_progress > std::chrono::seconds(5) || out.drain_s > 60) {
+        out.drain_complete = false;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
   for (auto& p : probes) p->stop();
   check_probes(probes, w, workers, out);
   if (members) {
@@ -796,7 +861,7 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
     for (auto& ws : workers) erased.insert(ws.erased.begin(), ws.erased.end());
     std::unordered_map<std::string, uint64_t> acked;
     for (auto& ws : workers)
-      for (auto& [room, id] : ws.acked) ++acked[w.rooms[room]];
+      for (auto& a : ws.acked) ++acked[w.rooms[a.room]];
     auto counts = members->counts();
     for (uint32_t i = 0; i < counts.size(); ++i) {
       auto& m = counts[i];
@@ -849,6 +914,11 @@ caf::expected<run_result> run_scenario(const scenario& sc, const run_options& o)
       static_cast<double>(errors) / static_cast<double>(total) > sc.pass.max_error_rate)
     out.failed_criteria.push_back("error rate " + std::to_string(double(errors) / double(total)) +
                                   " over " + std::to_string(sc.pass.max_error_rate));
+  if (sc.pass.delivery_p99_ms > 0 && out.delivery.count() > 0 &&
+      out.delivery.quantile(0.99) / 1000.0 > sc.pass.delivery_p99_ms)
+    out.failed_criteria.push_back("delivery p99 " +
+                                  std::to_string(out.delivery.quantile(0.99) / 1000.0) +
+                                  " ms over " + std::to_string(sc.pass.delivery_p99_ms) + " ms");
   if (out.violations > 0)
     out.failed_criteria.push_back(std::to_string(out.violations) + " correctness violations");
   return out;

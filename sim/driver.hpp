@@ -59,7 +59,14 @@ struct run_result {
   uint64_t checked_messages = 0;  // acknowledged chat messages looked for afterwards
   uint32_t probes = 0;            // WebSocket members that parsed every frame
   uint64_t probe_deliveries = 0;  // messages they received
-  uint32_t members_wanted = 0;    // visitors asked to hold a WebSocket (scenario "members")
+  // From a message's acknowledgement (its 201 read by the sender) to its arrival at each probe;
+  // 0 when the frame came before the sender read its acknowledgement.
+  histogram delivery;
+  // After the last operation, until every probe and member had every acknowledged message
+  // (or the wait gave up: see drain_complete).
+  double drain_s = 0;
+  bool drain_complete = true;
+  uint32_t members_wanted = 0;  // visitors asked to hold a WebSocket (scenario "members")
   uint32_t members_joined = 0;
   uint32_t members_closed_early = 0;
   uint64_t member_frames = 0;      // message frames they counted

@@ -127,6 +127,14 @@ std::string html_report(const njson& r) {
        num(r.at("late_starts").get<double>(), 0) +
        " operations started over 100 ms late; simulator CPU " +
        num(r.at("sim_cpu_percent").get<double>()) + "% of one core.</li>";
+  if (r.contains("delivery") && r.at("delivery").at("count").get<double>() > 0) {
+    auto& d = r.at("delivery");
+    h += "<li>Delivery from acknowledgement to the probes: p50 " +
+         num(d.at("p50_ms").get<double>()) + " ms, p99 " + num(d.at("p99_ms").get<double>()) +
+         " ms, max " + num(d.at("max_ms").get<double>()) + " ms; every member had every message " +
+         num(r.value("drain_s", 0.0)) + " s after the last operation" +
+         (r.value("drain_complete", true) ? "" : " (the wait gave up)") + ".</li>";
+  }
   for (auto& v : r.at("violation_notes")) h += "<li>" + escape(v.get<std::string>()) + "</li>";
   h += "</ul>\n<table><tr><th>operation</th><th>ok</th><th>errors</th><th>p50 ms</th>"
        "<th>p90 ms</th><th>p99 ms</th><th>p99.9 ms</th><th>max ms</th></tr>\n";

@@ -315,7 +315,11 @@ int main(int argc, char** argv) {
             << "  checked: " << r->checked_messages << " acknowledged messages, "
             << r->probe_deliveries << " probe deliveries, " << r->member_frames
             << " member frames, " << r->checked_meetings << " booked meetings in "
-            << r->checked_agendas << " agendas\n";
+            << r->checked_agendas << " agendas\n"
+            << "  delivery (acknowledgement to probe): p50 " << r->delivery.quantile(0.5) / 1000.0
+            << " ms, p99 " << r->delivery.quantile(0.99) / 1000.0 << " ms, max "
+            << r->delivery.max() / 1000.0 << " ms; drained in " << r->drain_s << " s"
+            << (r->drain_complete ? "" : " (gave up waiting)") << "\n";
   for (auto& [name, op] : report["ops"].items())
     std::cout << "  " << name << ": ok " << op["ok"] << ", p50 " << op["p50_ms"] << " ms, p99 "
               << op["p99_ms"] << " ms, errors " << op["errors"].dump() << "\n";

@@ -39,6 +39,17 @@ nlohmann::json series_json(const run_result& r) {
   return out;
 }
 
+// Percentiles of a histogram, and the histogram itself so that shards' reports merge exactly.
+nlohmann::json latency_json(const histogram& h) {
+  return {{"count", h.count()},
+          {"p50_ms", ms(h.quantile(0.50))},
+          {"p90_ms", ms(h.quantile(0.90))},
+          {"p99_ms", ms(h.quantile(0.99))},
+          {"p999_ms", ms(h.quantile(0.999))},
+          {"max_ms", ms(h.max())},
+          {"histogram", {{"max_us", h.max()}, {"buckets", h.buckets()}}}};
+}
+
 }  // namespace
 
 nlohmann::json report_json(const scenario& sc, const run_options& o, const run_result& r) {
@@ -87,6 +98,9 @@ nlohmann::json report_json(const scenario& sc, const run_options& o, const run_r
           {"checked_messages", r.checked_messages},
           {"probes", r.probes},
           {"probe_deliveries", r.probe_deliveries},
+          {"delivery", latency_json(r.delivery)},
+          {"drain_s", r.drain_s},
+          {"drain_complete", r.drain_complete},
           {"members", r.members_wanted},
           {"members_joined", r.members_joined},
           {"members_closed_early", r.members_closed_early},
@@ -114,6 +128,9 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
            deliveries = 0;
   // Counters that simply add up over shards.
   std::map<std::string, uint64_t> sums;
+  histogram delivery;
+  double drain = 0;
+  bool drained = true;
   static const char* summed[] = {"members",         "members_joined",   "members_closed_early",
                                  "member_frames",   "members_erased",   "checked_meetings",
                                  "checked_agendas", "meetings_answered"};
@@ -142,6 +159,13 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
       probes += r.value("probes", uint64_t{0});
       deliveries += r.value("probe_deliveries", uint64_t{0});
       for (auto k : summed) sums[k] += r.value(k, uint64_t{0});
+      if (r.contains("delivery")) {
+        auto& h = r.at("delivery").at("histogram");
+        delivery.add(h.at("buckets").get<std::vector<std::pair<uint32_t, uint64_t>>>(),
+                     h.at("max_us").get<uint64_t>());
+      }
+      drain = std::max(drain, r.value("drain_s", 0.0));
+      drained = drained && r.value("drain_complete", true);
       elapsed = std::max(elapsed, r.at("elapsed_s").get<double>());
       cpu += r.at("sim_cpu_percent").get<double>();
       for (auto& n : r.at("violation_notes")) notes.push_back(n);
@@ -185,6 +209,10 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
   if (operations > 0 &&
       static_cast<double>(error_total) / static_cast<double>(operations) > sc.pass.max_error_rate)
     failed.push_back("error rate over " + std::to_string(sc.pass.max_error_rate));
+  if (sc.pass.delivery_p99_ms > 0 && delivery.count() > 0 &&
+      ms(delivery.quantile(0.99)) > sc.pass.delivery_p99_ms)
+    failed.push_back("delivery p99 " + std::to_string(ms(delivery.quantile(0.99))) + " ms over " +
+                     std::to_string(sc.pass.delivery_p99_ms) + " ms");
   if (violations > 0) failed.push_back(std::to_string(violations) + " correctness violations");
   out["shard"] = "merged from " + std::to_string(shards.size());
   out["ops"] = ops;
@@ -199,6 +227,9 @@ caf::expected<nlohmann::json> merge_reports(const scenario& sc,
   out["probes"] = probes;
   out["probe_deliveries"] = deliveries;
   for (auto& [k, n] : sums) out[k] = n;
+  out["delivery"] = latency_json(delivery);
+  out["drain_s"] = drain;
+  out["drain_complete"] = drained;
   out["sim_cpu_percent"] = cpu;
   out["series"] = series;
   out["failed_criteria"] = failed;

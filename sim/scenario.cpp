@@ -164,8 +164,11 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
   if (j.contains("pass")) {
     auto& p = j.at("pass");
     if (!p.is_object()) return bad("pass", "must be an object");
-    if (auto err = only_keys(p, "pass", {"max_error_rate", "p99_ms"})) return err;
+    if (auto err = only_keys(p, "pass", {"max_error_rate", "p99_ms", "delivery_p99_ms"}))
+      return err;
     if (auto err = number(p, "pass", "max_error_rate", 0, 1, s.pass.max_error_rate)) return err;
+    if (auto err = number(p, "pass", "delivery_p99_ms", 0, 3.6e6, s.pass.delivery_p99_ms))
+      return err;
     if (p.contains("p99_ms")) {
       auto& b = p.at("p99_ms");
       if (!b.is_object()) return bad("pass.p99_ms", "must be an object of operation: ms");

@@ -69,6 +69,8 @@ struct scenario {
   struct {
     double max_error_rate = 0.01;
     std::map<op_kind, double> p99_ms;  // operations without a bound are not judged by latency
+    // Bound on the p99 from a message's acknowledgement to its arrival at the probes (0: none).
+    double delivery_p99_ms = 0;
   } pass;
 };
 

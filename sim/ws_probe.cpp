@@ -74,8 +74,8 @@ ws_probe::ws_probe(endpoint ep, std::string token, std::string room_id)
           started_ = true;
         } else if (ev == "message" && frame.value("room_id", "") == room_) {
           std::lock_guard lock{mutex_};
-          got_.push_back(
-              {frame.at("message_id").get<std::string>(), frame.value("number", uint64_t{0})});
+          got_.push_back({frame.at("message_id").get<std::string>(),
+                          frame.value("number", uint64_t{0}), std::chrono::steady_clock::now()});
         } else if (ev == "error" && !started_) {
           std::lock_guard lock{mutex_};
           error_ = frame.dump();
@@ -111,6 +111,11 @@ void ws_probe::stop() {
 std::string ws_probe::error() const {
   std::lock_guard lock{mutex_};
   return error_;
+}
+
+size_t ws_probe::received_count() const {
+  std::lock_guard lock{mutex_};
+  return got_.size();
 }
 
 std::vector<ws_probe::received> ws_probe::messages() const {

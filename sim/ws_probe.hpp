@@ -4,6 +4,7 @@
 // in the room's one order, once. It reads on its own thread; Beast stays in ws_probe.cpp.
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -20,6 +21,7 @@ class ws_probe {
   struct received {
     std::string message_id;
     uint64_t number = 0;
+    std::chrono::steady_clock::time_point at;  // when the frame was read
   };
 
   // Connects with the bearer token and joins `room_id`; started() says whether the join was
@@ -36,6 +38,7 @@ class ws_probe {
   void stop();
   // The message events received, in arrival order.
   std::vector<received> messages() const;
+  size_t received_count() const;
   // Closed by the server (1008 when too slow, or an error) before stop().
   bool closed_early() const { return closed_early_; }
 

@@ -64,6 +64,8 @@ BOOST_AUTO_TEST_CASE(a_bad_scenario_is_refused_naming_what_is_wrong) {
                  .find("population.visitors") == 0u);
   BOOST_TEST(error_of(R"({"name":"x","mix":{"chat":1},"arrival":{"kind":"flood"}})")
                  .find("arrival.kind") == 0u);
+  BOOST_TEST(error_of(R"({"name":"x","mix":{"chat":1},"pass":{"delivery_p99_ms":-1}})")
+                 .find("pass.delivery_p99_ms") == 0u);
   BOOST_TEST(error_of(R"({"name":"x","mix":{"chat":1},"pass":{"p99_ms":{"chat":0}}})")
                  .find("pass.p99_ms.chat") == 0u);
   auto ok = parse_scenario(R"({"name":"x","mix":{"chat":2.5,"erase":0.1}})");
@@ -123,6 +125,9 @@ BOOST_AUTO_TEST_CASE(the_smoke_scenario_passes_against_a_server_it_starts) {
   // Two WebSocket members in each of the 4 booth rooms saw every acknowledged message there.
   BOOST_TEST(r.at("probes") == 8);
   BOOST_TEST(r.at("probe_deliveries").get<uint64_t>() > 0u);
+  // Each delivery to a probe was timed from the message's acknowledgement.
+  BOOST_TEST(r.at("delivery").at("count").get<uint64_t>() > 0u);
+  BOOST_TEST(r.at("drain_complete") == true);
   // Every visitor held a WebSocket and counted every message of its room.
   BOOST_TEST(r.at("members_joined") == 20);
   BOOST_TEST(r.at("member_frames").get<uint64_t>() > 0u);
