@@ -122,6 +122,7 @@ int run(const http::mextd_settings& s) {
 
   caf::actor_system_config cfg;
   actors::add_all_message_types(cfg);
+  http::configure_scheduler(cfg, s);
   caf::actor_system sys{cfg};
 
   actors::engine_options opts;

@@ -151,6 +151,18 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("io-threads", v, 0, 1024, s.io_threads);
        }},
+      {"actor-threads", "N", "0", "actor scheduler threads; 0 means one per hardware core",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("actor-threads", v, 0, 1024, s.actor_threads);
+       }},
+      {"scheduler", "POLICY", "sharing",
+       "actor scheduler: sharing (idle workers block on one queue) or stealing (they poll and nap)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         if (v != "stealing" && v != "sharing")
+           return bad("--scheduler: '" + std::string(v) + "' is not stealing or sharing");
+         s.scheduler = std::string(v);
+         return caf::error{};
+       }},
       {"max-body-bytes", "N", "1048576",
        "largest request body accepted (uploads: max-file-bytes); larger ones get 413",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
@@ -557,6 +569,12 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.ws.queue_max_bytes = s.ws_queue_max_bytes;
   out.ws.idle_timeout = std::chrono::seconds{s.ws_idle_timeout_s};
   return out;
+}
+
+void configure_scheduler(caf::actor_system_config& cfg, const mextd_settings& s) {
+  cfg.set("scheduler.policy",
+          s.scheduler == "sharing" ? caf::atom("sharing") : caf::atom("stealing"));
+  if (s.actor_threads > 0) cfg.set("scheduler.max-threads", static_cast<int64_t>(s.actor_threads));
 }
 
 }  // namespace mext::http

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <caf/actor_system_config.hpp>
 #include <caf/expected.hpp>
 
 #include "http/server.hpp"
@@ -26,7 +27,12 @@ struct mextd_settings {
   bool help = false;                  // --help: print usage() and exit; nothing else is checked
   std::filesystem::path config_file;  // --config
   log::level log_level = log::level::info;
-  unsigned io_threads = 0;  // 0 = hardware cores
+  unsigned io_threads = 0;     // 0 = hardware cores
+  unsigned actor_threads = 0;  // CAF scheduler workers; 0 = hardware cores
+  // CAF's scheduler: "sharing" (one queue, idle workers block on it) or "stealing" (workers
+  // poll and nap while idle). Sharing is the default: on 2 cores the naps of idle stealing
+  // workers cost the WebSocket fan-out most of its time (bench/RESULTS.md, simulation).
+  std::string scheduler = "sharing";
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_file_bytes = std::size_t{10} << 20;  // --max-file-bytes
   uint32_t connection_log_retention_days = 365;        // connection data older than this is purged
@@ -95,5 +101,9 @@ std::string usage();
 // The HTTP part of the settings. tls_cert/tls_key stay empty when not given: the caller fills
 // them from ensure_self_signed (tls.hpp).
 server_settings to_server_settings(const mextd_settings& s);
+
+// The actor scheduler of these settings (policy, threads), for mextd and for the test fixtures,
+// so that tests run the engine on the scheduler it runs on in production.
+void configure_scheduler(caf::actor_system_config& cfg, const mextd_settings& s);
 
 }  // namespace mext::http

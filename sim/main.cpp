@@ -51,6 +51,8 @@ constexpr const char* usage =
     "                          running; with --scenario, --report and --html\n"
     "  --seed N                the random seed (default 1)\n"
     "  --members FRACTION      overrides the scenario's members (0 to 1)\n"
+    "  --server-flag ARG       (repeated) one more argument for the mextd of --spawn-server,\n"
+    "                          e.g. --server-flag --scheduler --server-flag sharing\n"
     "  --visitors N            overrides the scenario's population.visitors\n"
     "  --duration S            overrides the scenario's duration_s (arrivals keep their times)\n";
 
@@ -70,7 +72,7 @@ struct spawned_server {
 
 // Starts mextd and answers the port it listens on (0 when it did not start).
 uint16_t spawn(const fs::path& mextd, spawned_server& s, const std::string& email,
-               const std::string& password) {
+               const std::string& password, const std::vector<std::string>& extra) {
   char tmpl[] = "/tmp/mext-sim-XXXXXX";
   if (!::mkdtemp(tmpl)) return 0;
   s.dir = tmpl;
@@ -88,9 +90,15 @@ uint16_t spawn(const fs::path& mextd, spawned_server& s, const std::string& emai
     std::string bin = mextd.string(), data = s.dir.string();
     // No per-address rate limit, and logins of thousands of visitors from one address are not
     // an attack: every simulated visitor comes from loopback.
-    ::execl(bin.c_str(), bin.c_str(), "--data-dir", data.c_str(), "--listen", "127.0.0.1:0",
-            "--rate-limit-rps", "0", "--login-ip-free-failures", "100000", "--log-level", "warn",
-            static_cast<char*>(nullptr));
+    std::vector<std::string> args = {
+        bin,           "--data-dir",       data,  "--listen",
+        "127.0.0.1:0", "--rate-limit-rps", "0",   "--login-ip-free-failures",
+        "100000",      "--log-level",      "warn"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execv(bin.c_str(), argv.data());
     ::_exit(127);
   }
   ::close(out[1]);
@@ -135,6 +143,7 @@ int main(int argc, char** argv) {
   std::optional<double> members, duration;
   std::optional<long> visitors;
   std::string target;
+  std::vector<std::string> server_flags;
   bool spawn_server = false, plain = false;
   run_options o;
   for (int i = 1; i < argc; ++i) {
@@ -160,6 +169,8 @@ int main(int argc, char** argv) {
       visitors = std::strtol(value().c_str(), nullptr, 10);
     else if (a == "--duration")
       duration = std::strtod(value().c_str(), nullptr);
+    else if (a == "--server-flag")
+      server_flags.push_back(value());
     else if (a == "--mextd")
       mextd = value();
     else if (a == "--target")
@@ -261,7 +272,7 @@ int main(int argc, char** argv) {
     o.admin_email = "admin@sim.invalid";
     o.admin_password = "Sim-Admin-Password-" + std::to_string(::getpid());
     auto bin = mextd ? *mextd : fs::path(argv[0]).parent_path() / ".." / "mextd";
-    auto port = spawn(bin, server, o.admin_email, o.admin_password);
+    auto port = spawn(bin, server, o.admin_email, o.admin_password, server_flags);
     if (port == 0) {
       std::cerr << "mext-sim: mextd (" << bin.string() << ") did not start; its log is in "
                 << (server.dir / "mextd.log").string() << "\n";

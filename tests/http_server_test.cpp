@@ -652,6 +652,8 @@ BOOST_AUTO_TEST_CASE(settings_have_the_documented_defaults) {
   BOOST_TEST(!s->help);
   BOOST_TEST(s->tls_cert.empty());
   BOOST_TEST(s->io_threads == 0u);
+  BOOST_TEST(s->actor_threads == 0u);
+  BOOST_TEST(s->scheduler == "sharing");
   BOOST_TEST(s->max_body_bytes == 1024u * 1024u);
   BOOST_TEST(s->commit_batch_max == 1024u);
   BOOST_TEST(s->commit_max_wait_us == 0u);
@@ -698,6 +700,14 @@ BOOST_AUTO_TEST_CASE(bad_flags_are_invalid_argument_errors_naming_the_flag) {
   auto not_number = parse({"--data-dir", "d", "--io-threads", "four"});
   BOOST_REQUIRE(!not_number);
   BOOST_TEST(mext::detail_of(not_number.error()).find("--io-threads") != std::string::npos);
+
+  auto policy = parse({"--data-dir", "d", "--scheduler", "round-robin"});
+  BOOST_REQUIRE(!policy);
+  BOOST_TEST(mext::detail_of(policy.error()).find("--scheduler") != std::string::npos);
+  auto stealing = parse({"--data-dir", "d", "--scheduler", "stealing", "--actor-threads", "1"});
+  BOOST_REQUIRE(stealing);
+  BOOST_TEST(stealing->scheduler == "stealing");
+  BOOST_TEST(stealing->actor_threads == 1u);
 
   auto missing = parse({"--data-dir", "d", "--map-max-mb"});
   BOOST_REQUIRE(!missing);

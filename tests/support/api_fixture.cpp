@@ -12,6 +12,7 @@
 #include "http/ops_routes.hpp"
 #include "http/room_hub.hpp"
 #include "http/routes.hpp"
+#include "http/settings.hpp"
 #include "http/tls.hpp"
 #include "http/ws_session_actor.hpp"
 #include "persistence/log.hpp"
@@ -35,6 +36,7 @@ api_fixture::api_fixture(api_fixture_options opts) : options(std::move(opts)) {
   // Request lines of every test would drown the failures.
   log::set_min_level(log::level::warn);
   actors::add_all_message_types(cfg);
+  http::configure_scheduler(cfg, http::mextd_settings{});
   sys = std::make_unique<caf::actor_system>(cfg);
   start();
 }
