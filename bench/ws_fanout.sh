@@ -12,7 +12,7 @@
 # including the bounded send queue per connection (a member that falls behind is closed, and the
 # step is then reported with its failed clients). Output: one JSON line per step and a summary.
 # Environment: MEXT_BENCH_SIZES (default "10 100 1000"), MEXT_BENCH_SERVERS (default
-# "mextd ws socketio"), MEXT_BENCH_TRANSPORTS (default "plain tls"), MEXT_BENCH_PARTS (default
+# "mextd ws socketio"), MEXT_BENCH_MEXTD_FLAGS (more mextd flags, e.g. "--scheduler stealing"), MEXT_BENCH_TRANSPORTS (default "plain tls"), MEXT_BENCH_PARTS (default
 # "fanout memory").
 set -euo pipefail
 
@@ -57,6 +57,8 @@ start() {
     mextd)
       local flags=(--data-dir "$TMP/data" --listen 127.0.0.1:0 --demo --log-level warn
         --rate-limit-rps 0 --ws-send-rate 1000000 --ws-send-burst 1000000)
+      # shellcheck disable=SC2206
+      flags+=(${MEXT_BENCH_MEXTD_FLAGS:-})
       [ "$transport" = plain ] && flags+=(--plain-http)
       MEXT_ADMIN_EMAIL=admin@bench.invalid MEXT_ADMIN_PASSWORD=bench-admin-password-1234 \
         taskset -c "$SERVER_CPU" "$BUILD_DIR/mextd" "${flags[@]}" >"$log" 2>&1 &
