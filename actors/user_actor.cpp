@@ -343,7 +343,7 @@ user_view full_view(const std::string& id, const user_data& d) {
   v.address = p.address;
   for (auto& [name, role] : role_names) {
     bool any = std::any_of(d.roles.begin(), d.roles.end(),
-                           [&](const role_grant& g) { return g.role == name; });
+                           [&name = name](const role_grant& g) { return g.role == name; });
     if (any) v.roles.emplace_back(name);
   }
   for (auto& g : d.roles) {

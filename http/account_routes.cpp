@@ -80,14 +80,6 @@ response wrong_credentials() {
   return problem(401, "Unauthorized", "the email or the password is wrong");
 }
 
-response too_many_attempts(std::chrono::seconds wait) {
-  auto r = problem(
-      429, "Too Many Requests",
-      "too many failed attempts: try again in " + std::to_string(wait.count()) + " seconds");
-  r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
-  return r;
-}
-
 // The cookie variant of the token. Secure even when mextd serves plain HTTP on loopback:
 // browsers accept Secure cookies from http://localhost, and a cookie that could leak over
 // plain HTTP elsewhere is what Secure forbids.

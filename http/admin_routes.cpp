@@ -503,7 +503,11 @@ void serve_metrics(const std::shared_ptr<api>& a, const respond_fn& respond) {
 
 void metrics_endpoint(const std::shared_ptr<api>& a, request& req, const respond_fn& respond) {
   const bool loopback_exempt = !a->metrics || a->metrics->settings().loopback_exempt;
-  if (loopback_exempt && is_loopback_host(req.remote_ip)) return serve_metrics(a, respond);
+  // A loopback peer that is a trusted proxy speaks for someone else: that client must sign in.
+  const auto client = a->sessions
+                          ? client_address_of(req, a->sessions->settings().trusted_proxies).ip
+                          : req.remote_ip;
+  if (loopback_exempt && is_loopback_host(client)) return serve_metrics(a, respond);
   authenticate(*a, req, [a, respond](std::optional<principal> p) {
     if (!p) {
       auto r = problem(401, "Unauthorized", "sign in as an administrator to read the metrics");

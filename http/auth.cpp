@@ -994,4 +994,12 @@ client_address client_address_of(const request& req, const std::vector<std::stri
   return out;
 }
 
+response too_many_attempts(std::chrono::seconds wait) {
+  auto r = problem(
+      429, "Too Many Requests",
+      "too many failed attempts: try again in " + std::to_string(wait.count()) + " seconds");
+  r.headers.emplace_back("Retry-After", std::to_string(wait.count()));
+  return r;
+}
+
 }  // namespace mext::http

@@ -250,6 +250,10 @@ struct client_address {
 // (and trusted proxies before it) forwarded in Forwarded, else X-Forwarded-For. Entries of
 // `trusted` are addresses or CIDR blocks ("10.0.0.0/8", "fd00::/8").
 client_address client_address_of(const request& req, const std::vector<std::string>& trusted);
+
+// 429 with Retry-After for a password attempt the login throttle refused (login, password
+// change, erasure: every route that checks a password).
+response too_many_attempts(std::chrono::seconds wait);
 // True for an address or a CIDR block that client_address_of understands ("10.0.0.0/8", "::1").
 bool is_address_block(std::string_view entry);
 

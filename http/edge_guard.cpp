@@ -13,6 +13,7 @@
 #include <unordered_map>
 #include <utility>
 
+#include "http/auth.hpp"
 #include "http/metrics.hpp"
 #include "persistence/log.hpp"
 
@@ -166,7 +167,11 @@ struct guarded_handler {
       };
     }
     if (const auto& g = a->guard) {
-      auto v = g->admit(req.remote_ip);
+      // Behind a trusted reverse proxy every request comes from the proxy: the bucket is the
+      // client's, as the proxy vouches for it (trusted-proxies), else the socket peer.
+      auto v =
+          g->admit(a->sessions ? client_address_of(req, a->sessions->settings().trusted_proxies).ip
+                               : req.remote_ip);
       if (!v.allowed) {
         if (a->metrics) a->metrics->rate_limited();
         log::debug("http.rate_limited").field("request_id", req.request_id).field("route", route);

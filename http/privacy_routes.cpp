@@ -167,18 +167,29 @@ void on_erase_me(const std::shared_ptr<api>& a, request& req, respond_fn respond
   auto rid = req.request_id;
   // Parsed now: the request may be gone when the principal is known (a closing connection).
   auto parsed = parse_object(a->limits, req);
-  require_user(*a, req, respond, [a, parsed, respond, rid](principal p) {
+  auto ip = client_address_of(req, a->sessions->settings().trusted_proxies).ip;
+  require_user(*a, req, respond, [a, parsed, respond, rid, ip](principal p) {
     MEXT_TRY_OR_RESPOND(body, parsed);
     MEXT_TRY_OR_RESPOND(password, required_string(*body, "password", max_password_bytes));
     auto me = p.caller.user_id;
-    // The password again: a session left open on a shared computer must not erase its owner.
-    call<actors::user_actor, bool>(
+    call<actors::user_actor, actors::user_view>(
         *a, me, false, respond,
-        [a, me, respond, rid](bool ok) {
-          if (!ok) return respond(problem(403, "Forbidden", "the password does not match"));
-          submit(a, "erasure", me, me, rid, respond);
+        [a, me, respond, rid, ip, pw = std::move(*password), p](actors::user_view v) {
+          // The password again: a session left open on a shared computer must not erase its
+          // owner, and guessing it through that session is throttled like a login.
+          auto key = actors::email_index_key(*a->eng.rt()->sealer, v.email);
+          if (auto wait = a->sessions->throttle().admit(key, ip))
+            return respond(too_many_attempts(*wait));
+          call<actors::user_actor, bool>(
+              *a, me, false, respond,
+              [a, me, respond, rid, ip, key](bool ok) {
+                if (!ok) return respond(problem(403, "Forbidden", "the password does not match"));
+                a->sessions->throttle().success(key, ip);
+                submit(a, "erasure", me, me, rid, respond);
+              },
+              verify_atom::value, pw);
         },
-        verify_atom::value, std::move(*password));
+        get_atom::value, p.caller);
   });
 }
 

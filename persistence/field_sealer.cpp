@@ -143,6 +143,13 @@ caf::error plain_field_sealer::copy_keys(const std::filesystem::path&) {
 
 caf::expected<std::shared_ptr<keyed_field_sealer>> keyed_field_sealer::open_in(
     const std::filesystem::path& data_dir, key_store_settings settings) {
+  // A new index key beside an existing key store would find no account by its email again.
+  std::error_code ec;
+  if (!std::filesystem::exists(data_dir / "keys" / "index.key", ec) &&
+      std::filesystem::exists(data_dir / "keys" / "store" / "data.mdb", ec))
+    return make_error(errc::forbidden,
+                      "keys/index.key is missing but the key store exists: restore the index key "
+                      "this data directory was made with");
   auto index = load_or_create_key_file(data_dir / "keys" / "index.key", 32);
   if (!index) return index.error();
   auto keys = key_store::open(data_dir / "keys", settings);

@@ -71,6 +71,65 @@ caf::error open_env(const std::filesystem::path& dir, size_t map_bytes, MDB_env*
   return {};
 }
 
+// A master.key that is not the one the store was made with (lost, replaced, another node's)
+// would seal new keys under itself while every old one fails to open: the store becomes a mix
+// that no single key reads. So the store keeps a check value sealed by its master key, and
+// opening refuses a key that does not open it. Stores made before the check are verified
+// against their first wrapped data key, then get one.
+caf::error verify_master(MDB_env* env, MDB_dbi dbi, std::string_view master) {
+  static constexpr std::string_view check_key = "c/master";
+  static constexpr std::string_view check_context = "mext-master-check";
+  const auto refused = [] {
+    return make_error(errc::forbidden,
+                      "keys/master.key does not open the key store: it is not the master key "
+                      "this data directory was sealed with (restore the original master.key)");
+  };
+  MDB_txn* txn = nullptr;
+  int rc = mdb_txn_begin(env, nullptr, 0, &txn);
+  if (rc != 0) return lmdb_error(rc, "mdb_txn_begin (master check)");
+  MDB_val k = as_val(check_key), v;
+  rc = mdb_get(txn, dbi, &k, &v);
+  if (rc == 0) {
+    bool opens = static_cast<bool>(aead_open(master, check_context, as_view(v)));
+    mdb_txn_abort(txn);
+    return opens ? caf::error{} : refused();
+  }
+  if (rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "mdb_get (master check)");
+  }
+  MDB_cursor* cur = nullptr;
+  if ((rc = mdb_cursor_open(txn, dbi, &cur)) != 0) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "mdb_cursor_open (master check)");
+  }
+  MDB_val first = as_val("k/"), value;
+  rc = mdb_cursor_get(cur, &first, &value, MDB_SET_RANGE);
+  mdb_cursor_close(cur);
+  if (rc == 0 && as_view(first).substr(0, 2) == "k/") {
+    auto person = as_view(first).substr(2);
+    if (!aead_open(master, wrap_context(person), as_view(value))) {
+      mdb_txn_abort(txn);
+      return refused();
+    }
+  } else if (rc != 0 && rc != MDB_NOTFOUND) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "mdb_cursor_get (master check)");
+  }
+  auto sealed = aead_seal(master, check_context, "mext master key check");
+  if (!sealed) {
+    mdb_txn_abort(txn);
+    return sealed.error();
+  }
+  MDB_val sv = as_val(*sealed);
+  if ((rc = mdb_put(txn, dbi, &k, &sv, 0)) != 0) {
+    mdb_txn_abort(txn);
+    return lmdb_error(rc, "mdb_put (master check)");
+  }
+  if ((rc = mdb_txn_commit(txn)) != 0) return lmdb_error(rc, "mdb_txn_commit (master check)");
+  return {};
+}
+
 // Rewrites the environment without free pages: LMDB keeps a deleted value's bytes on a free page
 // until the page is reused, and a destroyed key must not linger there.
 caf::error compact_in_place(const std::filesystem::path& dir, size_t map_bytes) {
@@ -103,9 +162,16 @@ caf::error compact_in_place(const std::filesystem::path& dir, size_t map_bytes) 
 
 caf::expected<std::unique_ptr<key_store>> key_store::open(const std::filesystem::path& keys_dir,
                                                           key_store_settings settings) {
+  auto dir = keys_dir / "store";
+  // A new master key beside an existing store could open none of its keys: refuse instead.
+  std::error_code exists_ec;
+  if (!std::filesystem::exists(keys_dir / "master.key", exists_ec) &&
+      std::filesystem::exists(dir / "data.mdb", exists_ec))
+    return make_error(errc::forbidden,
+                      "keys/master.key is missing but the key store exists: restore the master "
+                      "key this data directory was sealed with");
   auto master = load_or_create_key_file(keys_dir / "master.key", aead_key_bytes);
   if (!master) return master.error();
-  auto dir = keys_dir / "store";
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return make_error(errc::storage_failed, "cannot create key store: " + ec.message());
@@ -116,6 +182,7 @@ caf::expected<std::unique_ptr<key_store>> key_store::open(const std::filesystem:
   out->settings_ = settings;
   out->master_ = std::move(*master);
   if (auto err = open_env(dir, settings.map_bytes, &out->env_, &out->dbi_)) return err;
+  if (auto err = verify_master(out->env_, out->dbi_, out->master_)) return err;
   return out;
 }
 

@@ -400,6 +400,40 @@ BOOST_FIXTURE_TEST_CASE(a_burst_beyond_the_bucket_gets_429_and_other_addresses_a
                                std::to_string(limited)) != std::string::npos);
 }
 
+// The same tight bucket behind a reverse proxy on 127.0.0.1 that the server trusts.
+struct proxied_fixture : api_fixture {
+  static api_fixture_options options() {
+    auto o = with_edge(rate_limited_fixture::tight(), {});
+    o.auth.trusted_proxies = {"127.0.0.1"};
+    return o;
+  }
+  proxied_fixture() : api_fixture(options()) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(behind_a_trusted_proxy_each_forwarded_client_has_its_own_bucket,
+                        proxied_fixture) {
+  auto from = [](const std::string& client) {
+    return mext::test::header_list{{"X-Forwarded-For", client}};
+  };
+  int limited = 0;
+  for (int i = 0; i < 30; ++i)
+    limited += http().get("/api/v1/openapi.json", {}, from("203.0.113.5")).status == 429 ? 1 : 0;
+  BOOST_TEST(limited >= 20);
+  // Another client behind the same proxy is not punished for the first one.
+  BOOST_TEST(http().get("/api/v1/openapi.json", {}, from("203.0.113.6")).status == 200);
+}
+
+BOOST_FIXTURE_TEST_CASE(metrics_through_a_trusted_loopback_proxy_need_an_administrator,
+                        proxied_fixture) {
+  // The proxy itself (no forwarded client) is a loopback peer: exempt.
+  BOOST_TEST(http().get("/metrics").status == 200);
+  // A remote client forwarded by it is not, although the socket peer is 127.0.0.1.
+  auto remote = http().get("/metrics", {}, {{"X-Forwarded-For", "198.51.100.7"}});
+  BOOST_TEST(remote.status == 401);
+  BOOST_TEST(http().get("/metrics", admin_token, {{"X-Forwarded-For", "198.51.100.7"}}).status ==
+             200);
+}
+
 BOOST_FIXTURE_TEST_CASE(guard_routes_wraps_every_route_once, rate_limited_fixture) {
   // The ops routes are registered without guard(); the API's own routes with it.
   auto guarded = mext::http::guard_routes(*routes, a);

@@ -259,6 +259,23 @@ BOOST_AUTO_TEST_CASE(an_erasure_leaves_no_trace_of_the_person) {
              "completed");
 }
 
+BOOST_AUTO_TEST_CASE(guessing_the_erasure_password_through_a_session_is_throttled_like_a_login) {
+  auto [id, token] = new_user("guess@example.test");
+  // The account's free failures (login-free-failures, 5 by default) answer 403, then 429.
+  for (int i = 0; i < 5; ++i)
+    expect_status(
+        http().post_json("/api/v1/me/erase", {{"password", "guess-" + std::to_string(i)}}, token),
+        403);
+  auto refused = http().post_json("/api/v1/me/erase", {{"password", "guess-6"}}, token);
+  expect_status(refused, 429);
+  BOOST_TEST(!refused.header("Retry-After").empty());
+  // Even the right password waits out the delay: the throttle is per account, not per guess.
+  expect_status(
+      http().post_json("/api/v1/me/erase", {{"password", mext::test::strong_password}}, token),
+      429);
+  BOOST_TEST(http().get("/api/v1/me", token).status == 200);
+}
+
 BOOST_AUTO_TEST_CASE(an_administrator_acts_on_a_persons_behalf_and_is_audited) {
   auto [user_id, token] = new_user("victor@example.test", "Victor", "Hugo");
   expect_status(http().post("/api/v1/admin/users/" + user_id + "/erase", token), 403);

@@ -425,3 +425,114 @@ BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill)
   BOOST_TEST(WIFEXITED(status));
   BOOST_TEST(WEXITSTATUS(status) == 0);
 }
+
+BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_recovers_with_space) {
+  test::temp_dir dir;
+  auto data = (dir.path() / "var").string();
+  auto args = [&](const std::string& map_max_mb) {
+    return std::vector<std::string>{"--data-dir",
+                                    data,
+                                    "--listen",
+                                    "127.0.0.1:0",
+                                    "--plain-http",
+                                    "--map-size-mb",
+                                    "1",
+                                    "--map-max-mb",
+                                    map_max_mb,
+                                    "--rate-limit-rps",
+                                    "0"};
+  };
+  auto login = [](int port) {
+    auto r =
+        http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
+                     R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
+    BOOST_REQUIRE_EQUAL(r.first, 200);
+    return nlohmann::json::parse(r.second).at("token").get<std::string>();
+  };
+  auto post = [](int port, const std::string& token, const std::string& path,
+                 const nlohmann::json& body) {
+    return http_request(port,
+                        "POST " + path + " HTTP/1.1\r\nAuthorization: Bearer " + token +
+                            "\r\nContent-Type: application/json\r\n",
+                        body.dump());
+  };
+  auto history = [](int port, const std::string& token, const std::string& room) {
+    std::vector<std::string> ids;
+    std::string before;
+    for (;;) {
+      auto page = http_request(port,
+                               "GET /api/v1/rooms/" + room + "/messages?limit=200" +
+                                   (before.empty() ? "" : "&before=" + before) +
+                                   " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
+                               "");
+      BOOST_REQUIRE_EQUAL(page.first, 200);
+      auto doc = nlohmann::json::parse(page.second);
+      for (auto& m : doc.at("items")) ids.push_back(m.at("message_id").get<std::string>());
+      if (doc.at("next_cursor").is_null()) break;
+      before = doc.at("next_cursor").get<std::string>();
+    }
+    return ids;
+  };
+
+  std::string room;
+  std::set<std::string> acked;
+  {
+    // A 2 MiB map: a few hundred 4 KB messages fill it.
+    mextd_process p{args("2")};
+    int port = p.wait_listening();
+    BOOST_REQUIRE(port > 0);
+    auto token = login(port);
+    auto org = post(port, token, "/api/v1/organizations", {{"name", "Acme"}});
+    BOOST_REQUIRE_EQUAL(org.first, 201);
+    auto exh = post(port, token, "/api/v1/exhibitions",
+                    {{"title", "Fair"},
+                     {"starts_at", "2026-11-27T08:00:00Z"},
+                     {"ends_at", "2026-11-30T18:00:00Z"}});
+    BOOST_REQUIRE_EQUAL(exh.first, 201);
+    auto booth = post(port, token,
+                      "/api/v1/exhibitions/" +
+                          nlohmann::json::parse(exh.second).at("exhibition_id").get<std::string>() +
+                          "/booths",
+                      {{"organization_id", nlohmann::json::parse(org.second).at("organization_id")},
+                       {"name", "Booth"}});
+    BOOST_REQUIRE_EQUAL(booth.first, 201);
+    room = nlohmann::json::parse(booth.second).at("chat_room_id").get<std::string>();
+
+    std::pair<int, std::string> refused{0, {}};
+    for (int i = 0; i < 5000 && refused.first == 0; ++i) {
+      auto r = post(port, token, "/api/v1/rooms/" + room + "/messages",
+                    {{"text", std::string(3900, 'a' + i % 26)},
+                     {"client_msg_id", "fill-" + std::to_string(i)}});
+      if (r.first == 201)
+        acked.insert(nlohmann::json::parse(r.second).at("message_id").get<std::string>());
+      else
+        refused = r;
+    }
+    BOOST_REQUIRE_EQUAL(refused.first, 507);
+    auto problem = nlohmann::json::parse(refused.second);
+    BOOST_TEST(problem.at("status") == 507);
+    BOOST_TEST(!problem.at("detail").get<std::string>().empty());
+    BOOST_TEST(acked.size() > 10u);
+    // Full, the server still answers reads and health, and keeps what it acknowledged.
+    BOOST_TEST(http_get(port, "/healthz").first == 200);
+    auto seen = history(port, token, room);
+    BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()) == acked);
+    BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  }
+  // Space returns (the operator raises the limit): writes pass again, nothing was lost.
+  mextd_process p{args("64")};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  auto token = login(port);
+  auto after = post(port, token, "/api/v1/rooms/" + room + "/messages",
+                    {{"text", "space is back"}, {"client_msg_id", "after-full"}});
+  BOOST_REQUIRE_EQUAL(after.first, 201);
+  auto seen = history(port, token, room);
+  std::set<std::string> unique(seen.begin(), seen.end());
+  BOOST_TEST(unique.size() == seen.size(), "a message is stored twice");
+  std::size_t missing = 0;
+  for (auto& id : acked) missing += unique.count(id) == 0 ? 1 : 0;
+  BOOST_TEST(missing == 0u, missing << " of " << acked.size() << " acknowledged messages lost");
+  BOOST_TEST(unique.size() == acked.size() + 1);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+}

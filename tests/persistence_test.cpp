@@ -2,6 +2,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include <fstream>
+#include <iterator>
 
 #include "mext/schemas/organization.capnp.h"
 #include "persistence/errors.hpp"
@@ -315,12 +316,45 @@ BOOST_AUTO_TEST_CASE(personal_values_are_sealed_per_person_and_forgetting_shreds
     BOOST_TEST(*(*sealer)->open("usr_bob", "msg_2", sealed_bob) == "bob@example.org");
   }
   BOOST_TEST(test::files_containing(dir.path(), "ada@example.org").empty());
-  // Another master key opens nothing.
-  std::filesystem::remove(dir.path() / "keys" / "master.key");
+  // A missing or another master key is refused at open, and leaves the store as it was: new
+  // keys sealed under a stranger would make a store that no single master key reads.
+  const auto master = dir.path() / "keys" / "master.key";
+  std::string original;
+  {
+    std::ifstream in(master, std::ios::binary);
+    original.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  BOOST_REQUIRE_EQUAL(original.size(), 32u);
+  std::filesystem::remove(master);
+  auto missing = keyed_field_sealer::open_in(dir.path());
+  BOOST_REQUIRE(!missing);
+  BOOST_TEST(code_of(missing.error()) == errc::forbidden);
+  BOOST_TEST(!std::filesystem::exists(master));
+  auto write_master = [&](std::string bytes) {
+    std::ofstream out(master, std::ios::binary | std::ios::trunc);
+    out << bytes;
+    out.close();
+    std::filesystem::permissions(
+        master, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  };
+  // The index key likewise: without it no account would be found by its email.
+  const auto index = dir.path() / "keys" / "index.key";
+  std::filesystem::rename(index, dir.path() / "index.key.aside");
+  auto no_index = keyed_field_sealer::open_in(dir.path());
+  BOOST_REQUIRE(!no_index);
+  BOOST_TEST(code_of(no_index.error()) == errc::forbidden);
+  BOOST_TEST(!std::filesystem::exists(index));
+  std::filesystem::rename(dir.path() / "index.key.aside", index);
+  auto stranger = original;
+  stranger[0] = static_cast<char>(stranger[0] ^ 0x5a);
+  write_master(stranger);
   auto other = keyed_field_sealer::open_in(dir.path());
-  BOOST_REQUIRE(other);
-  BOOST_TEST(code_of((*other)->open("usr_bob", "msg_2", sealed_bob).error()) ==
-             errc::corrupt_record);
+  BOOST_REQUIRE(!other);
+  BOOST_TEST(code_of(other.error()) == errc::forbidden);
+  write_master(original);
+  auto restored = keyed_field_sealer::open_in(dir.path());
+  BOOST_REQUIRE(restored);
+  BOOST_TEST(*(*restored)->open("usr_bob", "msg_2", sealed_bob) == "bob@example.org");
 }
 
 BOOST_AUTO_TEST_CASE(a_master_key_others_can_read_is_refused) {
