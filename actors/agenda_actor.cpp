@@ -339,12 +339,25 @@ caf::error stage_meeting(agenda_self self, const meeting_rec& m, int64_t at,
   return stage(self, msg, item);
 }
 
+// Keeps the agenda's wake key in step with its meetings (staged after them): present while a
+// change waits for the other agenda, so that the engine resumes it after a crash.
+void stage_wake_key(agenda_self self, persistence::write_item& item) {
+  auto& st = self->state;
+  bool waiting = std::any_of(st.d.meetings.begin(), st.d.meetings.end(),
+                             [](const auto& kv) { return kv.second.unsynced; });
+  if (waiting)
+    item.put(persistence::db::indexes, wake_key(st.id), {});
+  else
+    item.erase(persistence::db::indexes, wake_key(st.id));
+}
+
 // Records `m` as the meeting's state now; `done` runs once it is durable, and subscribers hear of
 // it then when `announce`.
 caf::error set_meeting(agenda_self self, const meeting_rec& m, int64_t at, bool announce,
                        std::function<void(const caf::error&)> done) {
   persistence::write_item item;
   if (auto err = stage_meeting(self, m, at, item)) return err;
+  stage_wake_key(self, item);
   auto mid = m.meeting_id;
   auto status = m.status;
   self->state.core.persist(self, std::move(item),
@@ -765,6 +778,7 @@ caf::result<uint64_t> scrub_party(agenda_self self, const std::string& person) {
   persistence::write_item item;
   for (auto& m : changed)
     if (auto err = stage_meeting(self, m, at, item)) return err;
+  stage_wake_key(self, item);
   uint64_t count = changed.size();
   std::vector<std::pair<std::string, MeetingStatus>> events;
   for (auto& m : changed) events.emplace_back(m.meeting_id, m.status);
@@ -805,6 +819,7 @@ void wipe(agenda_self self, uint64_t already, caf::typed_response_promise<uint64
   ev.setErased();
   persistence::write_item item;
   if (auto err = stage(self, msg, item)) return void(rp.deliver(err));
+  item.erase(persistence::db::indexes, wake_key(st.id));
   log::info("agenda.erased").field("agenda", st.id).field("records", count);
   uint64_t total = count + already;
   st.core.persist(

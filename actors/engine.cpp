@@ -35,7 +35,26 @@ caf::expected<std::unique_ptr<engine>> engine::start(caf::actor_system& sys, eng
   out->rt_->settings = options.entities;
   out->rt_->writer = persistence::spawn_store_actor(sys, out->rt_->store, options.commit);
   out->directory_ = spawn_directory(sys, out->rt_, std::move(factories));
+  if (auto err = out->wake_entities()) return err;
   return out;
+}
+
+caf::error engine::wake_entities() {
+  std::string after;
+  uint64_t woken = 0;
+  for (;;) {
+    auto page = rt_->store->scan(persistence::db::indexes, wake_prefix, 1024, after);
+    if (!page) return page.error();
+    for (auto& [key, value] : *page) {
+      // Activation resumes the entity's own pending work; its answer (the handle) is not needed.
+      caf::anon_send(directory_, activate_atom::value, key.substr(wake_prefix.size()));
+      ++woken;
+    }
+    if (page->size() < 1024) break;
+    after = page->back().first;
+  }
+  if (woken > 0) log::info("engine.woken").field("entities", woken);
+  return {};
 }
 
 engine::~engine() {

@@ -30,7 +30,7 @@ struct engine_options {
 class engine {
  public:
   // Opens the store under options.data_dir and spawns the store actor and the directory with
-  // the given entity kinds.
+  // the given entity kinds, then activates the entities that left work for others unfinished.
   static caf::expected<std::unique_ptr<engine>> start(caf::actor_system& sys,
                                                       engine_options options,
                                                       factory_map factories);
@@ -48,6 +48,8 @@ class engine {
 
  private:
   engine() = default;
+  // Activates every entity listed under wake_prefix (runtime.hpp): work they left unfinished.
+  caf::error wake_entities();
   caf::actor_system* sys_ = nullptr;
   std::shared_ptr<runtime> rt_;
   directory_actor directory_;

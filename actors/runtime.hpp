@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include <caf/actor.hpp>
 
@@ -48,5 +49,13 @@ struct resident_stats {
 };
 
 int64_t now_ms();
+
+// Index "wake/<entity id>": an entity that has work left for other entities (a change they have
+// not confirmed) keeps this key, committed with that change; the engine activates every entity
+// listed here when it starts, so the work resumes after a crash without waiting for a visitor.
+inline constexpr std::string_view wake_prefix = "wake/";
+inline std::string wake_key(std::string_view entity_id) {
+  return std::string{wake_prefix} + std::string{entity_id};
+}
 
 }  // namespace mext::actors

@@ -3,15 +3,12 @@
 //
 //   mext-sim --scenario sim/scenarios/smoke.json --spawn-server [--report out.json]
 //   mext-sim --scenario FILE --target 127.0.0.1:8443 [--shard 0/2] [--source-addresses 16]
+//   mext-sim --scenario sim/scenarios/crash-soak.json --spawn-server --crash-cycles 100 --seed 7
 //
 // Exit status: 0 the scenario's pass criteria held; 1 they did not; 2 bad usage or scenario;
 // 3 the server could not be reached, started or set up.
 
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/resource.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -24,10 +21,12 @@
 #include <vector>
 
 #include "persistence/errors.hpp"
+#include "sim/crash_soak.hpp"
 #include "sim/driver.hpp"
 #include "sim/html_report.hpp"
 #include "sim/report.hpp"
 #include "sim/scenario.hpp"
+#include "sim/server_process.hpp"
 
 namespace {
 
@@ -54,73 +53,28 @@ constexpr const char* usage =
     "  --server-flag ARG       (repeated) one more argument for the mextd of --spawn-server,\n"
     "                          e.g. --server-flag --scheduler --server-flag sharing\n"
     "  --visitors N            overrides the scenario's population.visitors\n"
-    "  --duration S            overrides the scenario's duration_s (arrivals keep their times)\n";
+    "  --duration S            overrides the scenario's duration_s (arrivals keep their times)\n"
+    "Crash soak (with --spawn-server; sim/scenarios/crash-soak.json is sized for it):\n"
+    "  --crash-cycles N        N cycles of: load, SIGKILL of mextd at a random moment while\n"
+    "                          requests are in flight, restart on the same data directory and\n"
+    "                          port, then every acknowledged write checked (exit 1 if one is\n"
+    "                          lost or duplicated)\n"
+    "  --kill-min-s S          earliest kill, seconds after a cycle's load starts (default 1)\n"
+    "  --kill-max-s S          latest kill (default: the scenario's duration_s); the moment is\n"
+    "                          uniform in between, drawn from --seed\n"
+    "  --ready-timeout-s S     a restart must answer GET /readyz 200 within S (default 60)\n"
+    "  --keep-data             keep the soak's data directory and mextd logs even when it passed\n"
+    "  --crash-rollback-fault  checks the soak itself: puts the store back as it was after the\n"
+    "                          first kill before the second restart; the run must then fail\n";
 
-struct spawned_server {
-  pid_t pid = -1;
+// The temporary data directory of --spawn-server, removed after its server stopped.
+struct temp_data_dir {
   fs::path dir;
-  ~spawned_server() {
-    if (pid > 0) {
-      ::kill(pid, SIGTERM);
-      int status = 0;
-      ::waitpid(pid, &status, 0);
-    }
+  ~temp_data_dir() {
     std::error_code ec;
     if (!dir.empty()) fs::remove_all(dir, ec);
   }
 };
-
-// Starts mextd and answers the port it listens on (0 when it did not start).
-uint16_t spawn(const fs::path& mextd, spawned_server& s, const std::string& email,
-               const std::string& password, const std::vector<std::string>& extra) {
-  char tmpl[] = "/tmp/mext-sim-XXXXXX";
-  if (!::mkdtemp(tmpl)) return 0;
-  s.dir = tmpl;
-  int out[2];
-  if (::pipe(out) != 0) return 0;
-  s.pid = ::fork();
-  if (s.pid < 0) return 0;
-  if (s.pid == 0) {
-    ::dup2(out[1], STDOUT_FILENO);
-    int log = ::open((s.dir / "mextd.log").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    if (log >= 0) ::dup2(log, STDERR_FILENO);
-    ::close(out[0]);
-    ::setenv("MEXT_ADMIN_EMAIL", email.c_str(), 1);
-    ::setenv("MEXT_ADMIN_PASSWORD", password.c_str(), 1);
-    std::string bin = mextd.string(), data = s.dir.string();
-    // No per-address rate limit, and logins of thousands of visitors from one address are not
-    // an attack: every simulated visitor comes from loopback.
-    std::vector<std::string> args = {
-        bin,           "--data-dir",       data,  "--listen",
-        "127.0.0.1:0", "--rate-limit-rps", "0",   "--login-ip-free-failures",
-        "100000",      "--log-level",      "warn"};
-    args.insert(args.end(), extra.begin(), extra.end());
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    ::execv(bin.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(out[1]);
-  std::string buf;
-  char chunk[256];
-  for (int i = 0; i < 600; ++i) {
-    pollfd p{out[0], POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    auto n = ::read(out[0], chunk, sizeof chunk);
-    if (n <= 0) break;
-    buf.append(chunk, static_cast<size_t>(n));
-    auto at = buf.find("listening on ");
-    auto nl = at == std::string::npos ? std::string::npos : buf.find('\n', at);
-    if (nl != std::string::npos) {
-      auto line = buf.substr(at, nl - at);
-      ::close(out[0]);
-      return static_cast<uint16_t>(std::stoi(line.substr(line.rfind(':') + 1)));
-    }
-  }
-  ::close(out[0]);
-  return 0;
-}
 
 // Every simulated connection is a descriptor: ask for as many as the hard limit allows.
 void raise_descriptor_limit(uint32_t wanted) {
@@ -146,6 +100,9 @@ int main(int argc, char** argv) {
   std::vector<std::string> server_flags;
   bool spawn_server = false, plain = false;
   run_options o;
+  std::optional<uint32_t> crash_cycles;
+  crash_options co;
+  std::optional<double> kill_max;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     auto value = [&]() -> std::string {
@@ -175,6 +132,18 @@ int main(int argc, char** argv) {
       mextd = value();
     else if (a == "--target")
       target = value();
+    else if (a == "--crash-cycles")
+      crash_cycles = static_cast<uint32_t>(std::strtoul(value().c_str(), nullptr, 10));
+    else if (a == "--kill-min-s")
+      co.kill_min_s = std::strtod(value().c_str(), nullptr);
+    else if (a == "--kill-max-s")
+      kill_max = std::strtod(value().c_str(), nullptr);
+    else if (a == "--ready-timeout-s")
+      co.ready_timeout_s = std::strtod(value().c_str(), nullptr);
+    else if (a == "--keep-data")
+      co.keep_data = true;
+    else if (a == "--crash-rollback-fault")
+      co.rollback_fault = true;
     else if (a == "--spawn-server")
       spawn_server = true;
     else if (a == "--plain")
@@ -266,16 +235,82 @@ int main(int argc, char** argv) {
                          static_cast<uint32_t>(sc->members * sc->population.visitors) +
                          sc->probes * sc->exhibition.booths);
 
-  spawned_server server;
+  const bool tty = ::isatty(STDERR_FILENO);
+  auto progress = [tty](const std::string& line) {
+    // A terminal gets one line rewritten in place; a log gets plain lines.
+    if (tty)
+      std::cerr << "\r\033[K" << line << std::flush;
+    else
+      std::cerr << line << "\n";
+  };
+  auto mextd_bin = mextd ? *mextd : fs::path(argv[0]).parent_path() / ".." / "mextd";
+  if (crash_cycles) {
+    if (!spawn_server || *crash_cycles == 0 || o.shards != 1) {
+      std::cerr << "mext-sim: --crash-cycles N needs N >= 1 and --spawn-server (no --shard)\n";
+      return 2;
+    }
+    co.kill_max_s = kill_max ? *kill_max : sc->duration_s;
+    if (!(co.kill_min_s >= 0 && co.kill_min_s <= co.kill_max_s && co.kill_max_s <= 3600) ||
+        !(co.ready_timeout_s > 0)) {
+      std::cerr << "mext-sim: the kill window needs 0 <= --kill-min-s <= --kill-max-s <= 3600, "
+                   "and --ready-timeout-s > 0\n";
+      return 2;
+    }
+    co.cycles = *crash_cycles;
+    co.seed = o.seed;
+    co.mextd = mextd_bin;
+    co.server_flags = server_flags;
+    co.progress = progress;
+    auto r = run_crash_soak(*sc, co);
+    if (tty) std::cerr << "\n";
+    if (!r) {
+      std::cerr << "mext-sim: " << detail_of(r.error()) << "\n";
+      return code_of(r.error()) == errc::invalid_argument ? 2 : 3;
+    }
+    auto report = crash_report_json(*sc, co, *r);
+    if (report_file) std::ofstream(*report_file) << report.dump(2) << "\n";
+    auto& ack = report["acknowledged"];
+    auto& rs = report["restart_ms"];
+    std::cout << sc->name << " crash soak: " << r->cycles << " of " << co.cycles
+              << " cycles (kill -9, restart, check) in " << r->elapsed_s << " s, seed " << co.seed
+              << "\n"
+              << "  kills with requests in flight: " << r->kills_in_flight << "; requests left in "
+              << "doubt: " << r->in_doubt << " (" << r->resent_acked << " of " << r->resent
+              << " chat sends resent and acknowledged, " << r->resent_committed
+              << " of them committed before the kill)\n"
+              << "  acknowledged writes: " << ack["total"] << " (" << ack["messages"]
+              << " messages, " << ack["meeting_requests"] << " meeting requests, "
+              << ack["meeting_answers"] << " meeting answers, " << ack["privacy_requests"]
+              << " privacy requests), " << r->checks << " look-ups over the restarts\n"
+              << "  lost " << r->lost << ", duplicated " << r->duplicated << ", out of order "
+              << r->out_of_order << ", meetings inconsistent " << r->meetings_inconsistent
+              << ", sessions lost " << r->sessions_lost << " of " << r->sessions_checked
+              << ", log errors " << r->log_errors << "\n"
+              << "  restart to /readyz 200: p50 " << rs["p50"] << " ms, p99 " << rs["p99"]
+              << " ms, max " << rs["max"] << " ms over " << rs["count"] << " restarts\n";
+    for (auto& n : r->violation_notes) std::cout << "VIOLATION: " << n << "\n";
+    if (!r->data_dir.empty()) std::cout << "  data and logs kept in " << r->data_dir << "\n";
+    std::cout << (r->passed() ? "PASSED" : "NOT PASSED") << "\n";
+    return r->passed() ? 0 : 1;
+  }
+
+  temp_data_dir data;
+  std::optional<server_process> server;
   o.target.tls = !plain;
   if (spawn_server) {
     o.admin_email = "admin@sim.invalid";
     o.admin_password = "Sim-Admin-Password-" + std::to_string(::getpid());
-    auto bin = mextd ? *mextd : fs::path(argv[0]).parent_path() / ".." / "mextd";
-    auto port = spawn(bin, server, o.admin_email, o.admin_password, server_flags);
+    char tmpl[] = "/tmp/mext-sim-XXXXXX";
+    if (!::mkdtemp(tmpl)) {
+      std::cerr << "mext-sim: cannot create a temporary directory\n";
+      return 3;
+    }
+    data.dir = tmpl;
+    server.emplace(mextd_bin, data.dir, o.admin_email, o.admin_password, server_flags);
+    auto port = server->start(0, data.dir / "mextd.log");
     if (port == 0) {
-      std::cerr << "mext-sim: mextd (" << bin.string() << ") did not start; its log is in "
-                << (server.dir / "mextd.log").string() << "\n";
+      std::cerr << "mext-sim: mextd (" << mextd_bin.string() << ") did not start; its log is in "
+                << (data.dir / "mextd.log").string() << "\n";
       return 3;
     }
     o.target.host = "127.0.0.1";
@@ -298,14 +333,7 @@ int main(int argc, char** argv) {
     o.admin_email = e;
     o.admin_password = p;
   }
-  const bool tty = ::isatty(STDERR_FILENO);
-  o.progress = [tty](const std::string& line) {
-    // A terminal gets one line rewritten in place; a log gets plain lines.
-    if (tty)
-      std::cerr << "\r\033[K" << line << std::flush;
-    else
-      std::cerr << line << "\n";
-  };
+  o.progress = progress;
   auto r = run_scenario(*sc, o);
   if (tty) std::cerr << "\n";
   if (!r) {

@@ -84,8 +84,18 @@ struct fixture {
     start();
   }
 
+  // An agenda the engine cannot activate (as when its store pages fail): empty for none.
+  std::string unreachable;
+
   void start() {
-    auto e = engine::start(sys, opts, {{"agd", make_agenda_actor}});
+    entity_factory agendas = [this](caf::actor_system& s, const std::shared_ptr<runtime>& rt,
+                                    const std::string& id, bool create,
+                                    std::shared_ptr<resident_stats> stats) {
+      if (id == unreachable)
+        return caf::expected<caf::actor>{make_error(errc::internal, "agenda unreachable")};
+      return make_agenda_actor(s, rt, id, create, std::move(stats));
+    };
+    auto e = engine::start(sys, opts, {{"agd", agendas}});
     BOOST_REQUIRE_MESSAGE(e, why(e));
     eng = std::move(*e);
   }
@@ -522,6 +532,37 @@ BOOST_AUTO_TEST_CASE(unconfirmed_request_is_sent_again_when_the_agenda_is_activa
   auto accepted = answer(bob, bob, mid, "accept");
   BOOST_REQUIRE_MESSAGE(accepted, why(accepted));
   BOOST_TEST(status_in(alice, mid) == "accepted");
+}
+
+BOOST_AUTO_TEST_CASE(an_unconfirmed_answer_reaches_the_other_party_after_a_restart_on_its_own) {
+  auto m = request(alice, meet(bob, at(10), at(11)));
+  BOOST_REQUIRE_MESSAGE(m, why(m));
+  auto key = wake_key(agenda_id(bob));
+  auto marked = [&] {
+    auto v = eng->rt()->store->get(persistence::db::indexes, key);
+    BOOST_REQUIRE(v);
+    return v->has_value();
+  };
+  BOOST_TEST(!marked());
+  // Alice's agenda cannot be reached when Bob declines: his answer waits, marked for waking.
+  unreachable = agenda_id(alice);
+  restart();
+  auto declined = answer(bob, bob, m->meeting_id, "decline");
+  BOOST_TEST(!declined);
+  BOOST_TEST(status_in(bob, m->meeting_id) == "declined");
+  BOOST_TEST(marked());
+  // After a restart nobody asks Bob's agenda for anything: the engine wakes it, and it tells
+  // Alice's, then drops its wake key.
+  unreachable.clear();
+  restart();
+  std::string at_alice;
+  for (int i = 0; i < 500; ++i) {
+    at_alice = status_in(alice, m->meeting_id);
+    if (at_alice == "declined" && !marked()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(at_alice == "declined");
+  BOOST_TEST(!marked());
 }
 
 BOOST_AUTO_TEST_CASE(export_lists_sessions_and_meetings) {
