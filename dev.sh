@@ -2,13 +2,16 @@
 # The two entry points of the project:
 #   ./dev.sh demo   installs what is missing, builds, starts mextd with the demo exhibition under ./var
 #   ./dev.sh test   installs what is missing, builds, runs every test suite through ctest
-# Other verbs: deps (install packages only), build, bench.
+#                 (twice: the plain build, then under AddressSanitizer+UndefinedBehaviorSanitizer
+#                 with the fuzz targets)
+# Other verbs: deps (install packages only), build, build-asan, bench.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 PACKAGES=(g++ cmake ninja-build ccache pkg-config make
   libcaf-dev capnproto libcapnp-dev liblmdb-dev libssl-dev openssl
-  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev libmaxminddb-dev curl nodejs npm)
+  nlohmann-json3-dev libboost-dev libboost-test-dev libargon2-dev libmaxminddb-dev curl nodejs npm
+  clang libclang-rt-dev llvm)
 
 # Packages a command on the PATH may stand for: NodeSource's nodejs, for one, bundles npm and
 # conflicts with Debian's npm package.
@@ -31,7 +34,11 @@ deps() {
   fi
 }
 
+# Clean clones (CI) share the compiler cache with earlier checkouts: paths are made relative.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
+
 BUILD_DIR=${MEXT_BUILD_DIR:-build}
+ASAN_DIR=${MEXT_ASAN_BUILD_DIR:-build-asan}
 BUILD_TYPE=${MEXT_BUILD_TYPE:-RelWithDebInfo}
 
 build() {
@@ -40,9 +47,25 @@ build() {
   cmake --build "$BUILD_DIR" -j "${MEXT_JOBS:-2}"
 }
 
+# The sanitizer tree: clang, AddressSanitizer and UndefinedBehaviorSanitizer on every target,
+# and the libFuzzer targets of tests/fuzz. -O0 halves its build time; the suites stay quick.
+build_asan() {
+  deps
+  CC=clang CXX=clang++ cmake -S . -B "$ASAN_DIR" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only" \
+    -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O0 -gline-tables-only" \
+    -DMEXT_SANITIZE=address,undefined -DMEXT_FUZZ=ON >/dev/null
+  cmake --build "$ASAN_DIR" -j "${MEXT_JOBS:-2}"
+}
+
+# Sanitizer findings abort the process (and so fail the test) and name the line.
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_stack_use_after_return=1:strict_string_checks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
 case "${1:-}" in
   deps) deps ;;
   build) build ;;
+  build-asan) build_asan ;;
   demo)
     build
     shift
@@ -64,8 +87,10 @@ case "${1:-}" in
     build
     # The OpenAPI validator of the openapi_validate test, pinned by its package-lock.json.
     npm ci --prefix tests/openapi --no-audit --no-fund --loglevel=error
-    cd "$BUILD_DIR"
-    ctest --output-on-failure -j "${MEXT_JOBS:-2}" --timeout 600
+    (cd "$BUILD_DIR" && ctest --output-on-failure -j "${MEXT_JOBS:-2}" --timeout 600)
+    # Every suite again under ASan+UBSan, and each fuzz target briefly on its corpus.
+    build_asan
+    (cd "$ASAN_DIR" && ctest --output-on-failure -j "${MEXT_JOBS:-2}" --timeout 900)
     ;;
   bench)
     build

@@ -61,6 +61,10 @@ caf::expected<nlohmann::json> parse_object_text(const api_limits& limits, std::s
   } catch (const nlohmann::json::parse_error& e) {
     // nlohmann reports invalid UTF-8 inside strings as a parse error too.
     return bad(std::string("malformed JSON: ") + e.what());
+  } catch (const nlohmann::json::exception& e) {
+    // A number beyond a double (out_of_range 406, "1E999999") is not a parse_error. Found by
+    // fuzz_scenario; it answered 500 here.
+    return bad(std::string("unusable JSON: ") + e.what());
   }
   if (guard.exceeded)
     return bad("JSON nesting deeper than " + std::to_string(limits.max_json_depth));

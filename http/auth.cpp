@@ -493,7 +493,8 @@ std::filesystem::path default_common_passwords_file() {
     auto beside = exe.parent_path() / "common-passwords.txt";
     if (std::filesystem::exists(beside, ec)) return beside;
   }
-  return std::filesystem::path{__FILE__}.parent_path() / "common-passwords.txt";
+  // Not __FILE__: ccache's CCACHE_BASEDIR (dev.sh) makes it relative to the build directory.
+  return std::filesystem::path{MEXT_HTTP_SOURCE_DIR} / "common-passwords.txt";
 }
 
 // -- strength estimate ----------------------------------------------------------------------------

@@ -87,6 +87,9 @@ caf::expected<scenario> parse_scenario(const std::string& text) {
     j = njson::parse(text);
   } catch (const njson::parse_error& e) {
     return make_error(errc::invalid_argument, std::string("not JSON: ") + e.what());
+  } catch (const njson::exception& e) {
+    // A number beyond a double (out_of_range 406) is not a parse_error: found by fuzz_scenario.
+    return make_error(errc::invalid_argument, std::string("unusable JSON: ") + e.what());
   }
   if (!j.is_object()) return bad("(top)", "a scenario is a JSON object");
   if (auto err =
