@@ -33,9 +33,10 @@ uint32_t crc32c(std::string_view bytes) {
   return c ^ 0xFFFFFFFFu;
 }
 
-capnp::ReaderOptions record_reader_options() {
+capnp::ReaderOptions record_reader_options(size_t payload_words) {
   capnp::ReaderOptions opts;
-  opts.traversalLimitInWords = uint64_t{1} << 32;
+  opts.traversalLimitInWords =
+      traversal_words_floor + traversal_words_per_payload_word * uint64_t{payload_words};
   opts.nestingLimit = 64;
   return opts;
 }
@@ -76,8 +77,8 @@ caf::expected<std::unique_ptr<record_reader>> decode_record(std::string_view byt
   out->words_ = kj::heapArray<capnp::word>(payload.size() / sizeof(capnp::word));
   std::memcpy(out->words_.begin(), payload.data(), payload.size());
   try {
-    out->reader_ = std::make_unique<capnp::FlatArrayMessageReader>(out->words_.asPtr(),
-                                                                   record_reader_options());
+    out->reader_ = std::make_unique<capnp::FlatArrayMessageReader>(
+        out->words_.asPtr(), record_reader_options(out->words_.size()));
   } catch (const kj::Exception& e) {
     return make_error(errc::corrupt_record,
                       std::string("record does not decode: ") + e.getDescription().cStr());

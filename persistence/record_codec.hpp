@@ -6,6 +6,7 @@
 // errc::corrupt_record instead of a crash inside a decoder. Personal fields inside the payload
 // are sealed and opened per person by the field_sealer (field_sealer.hpp).
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -44,8 +45,12 @@ class record_reader {
 caf::expected<std::unique_ptr<record_reader>> decode_record(std::string_view bytes,
                                                             schema::RecordKind expected);
 
-// Reader options for stored records: a chat room's snapshot may be far larger than the default
-// traversal limit of 64 MiB allows for.
-capnp::ReaderOptions record_reader_options();
+// Reader options for a stored record of `payload_words` words. A chat room's snapshot may be far
+// larger than Cap'n Proto's default limit of 64 MiB, so the limit follows the record's own size:
+// reading it whole a few times fits, while a damaged list header claiming millions of empty
+// elements in a few bytes (each charged one word) is refused instead of decoded for minutes.
+inline constexpr uint64_t traversal_words_per_payload_word = 64;
+inline constexpr uint64_t traversal_words_floor = 65536;
+capnp::ReaderOptions record_reader_options(size_t payload_words);
 
 }  // namespace mext::persistence

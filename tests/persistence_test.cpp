@@ -247,6 +247,35 @@ BOOST_AUTO_TEST_CASE(records_round_trip_and_corruption_is_a_clear_error) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_list_claiming_millions_of_empty_elements_is_refused_not_decoded) {
+  // Found by fuzz_records: a few damaged bytes made a snapshot's list claim millions of empty
+  // entries, and restoring it took half a minute and half a GiB.
+  capnp::MallocMessageBuilder msg;
+  msg.initRoot<capnp::AnyPointer>().initAs<capnp::List<capnp::Void>>(10'000'000);
+  auto bytes = encode_record(schema::RecordKind::CONNECTION_LOG_SNAPSHOT, msg);
+  BOOST_TEST(bytes.size() < 64u);
+  auto rec = decode_record(bytes, schema::RecordKind::CONNECTION_LOG_SNAPSHOT);
+  BOOST_REQUIRE(rec);
+  BOOST_CHECK_THROW((*rec)->root<capnp::AnyPointer>().getAs<capnp::List<capnp::Void>>(),
+                    kj::Exception);
+}
+
+BOOST_AUTO_TEST_CASE(a_large_record_still_reads_whole_more_than_once) {
+  // The traversal limit follows the record's size: 8 MiB of values read twice stays within it.
+  constexpr uint32_t n = 1'000'000;
+  capnp::MallocMessageBuilder msg;
+  auto list = msg.initRoot<capnp::AnyPointer>().initAs<capnp::List<uint64_t>>(n);
+  for (uint32_t i = 0; i < n; ++i) list.set(i, i);
+  auto bytes = encode_record(schema::RecordKind::CHAT_ROOM_SNAPSHOT, msg);
+  auto rec = decode_record(bytes, schema::RecordKind::CHAT_ROOM_SNAPSHOT);
+  BOOST_REQUIRE(rec);
+  for (int pass = 0; pass < 2; ++pass) {
+    uint64_t sum = 0;
+    for (auto v : (*rec)->root<capnp::AnyPointer>().getAs<capnp::List<uint64_t>>()) sum += v;
+    BOOST_TEST(sum == uint64_t{n} * (n - 1) / 2);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_reverse_scan_pages_a_prefix_from_its_last_key) {
   test::temp_dir dir;
   auto store = open_store(dir.path());

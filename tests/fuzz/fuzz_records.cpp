@@ -25,6 +25,7 @@
 #include "http/settings.hpp"
 #include "persistence/log.hpp"
 #include "persistence/record_codec.hpp"
+#include "tests/fuzz/fuzz_server.hpp"
 #include "tests/test_support.hpp"
 
 namespace {
@@ -37,6 +38,7 @@ struct records_world {
   mext::actors::factory_map factories = mext::actors::all_entity_kinds();
 
   records_world() {
+    mext::fuzz::keep_openssl_through_exit();
     mext::log::set_min_level(mext::log::level::error);
     mext::actors::add_all_message_types(cfg);
     mext::http::configure_scheduler(cfg, mext::http::mextd_settings{});

@@ -6,6 +6,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -45,7 +48,12 @@ fuzz_server& fuzz_server::get() {
   return *instance;
 }
 
+void keep_openssl_through_exit() {
+  if (OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr) != 1) die("OPENSSL_init_crypto failed");
+}
+
 fuzz_server::fuzz_server() : st_(new state) {
+  keep_openssl_through_exit();
   try {
     test::api_fixture_options o;
     o.tls = false;
@@ -100,8 +108,17 @@ int connect_to(uint16_t port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    die("connect() to the server failed");
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    // Interrupted by the watchdog's signal, the connect goes on in the background: wait for it.
+    if (errno != EINTR) die("connect() to the server failed");
+    pollfd p{fd, POLLOUT, 0};
+    while (::poll(&p, 1, 10000) < 0)
+      if (errno != EINTR) die("poll() after an interrupted connect() failed");
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0 || err != 0)
+      die("connect() to the server failed");
+  }
   return fd;
 }
 
@@ -111,6 +128,7 @@ void write_all(int fd, std::string_view bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {
     auto n = ::send(fd, bytes.data() + sent, bytes.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;
     sent += static_cast<size_t>(n);
   }
@@ -130,9 +148,12 @@ void read_from(int fd, std::string& out, deadline by, std::string_view until = {
     if (left <= 0) die("the server neither answered nor closed the connection in time");
     pollfd p{fd, POLLIN, 0};
     int ready = ::poll(&p, 1, static_cast<int>(left));
+    // libFuzzer's -timeout watchdog is a SIGALRM every second: an interrupted poll is retried.
+    if (ready < 0 && errno == EINTR) continue;
     if (ready < 0) die("poll() failed");
     if (ready == 0) continue;
     auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) return;  // closed (or reset after an early answer)
     if (out.size() < 65536) out.append(buf, static_cast<size_t>(n));
   }

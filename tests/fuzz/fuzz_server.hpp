@@ -51,6 +51,11 @@ class fuzz_server {
   state* st_;
 };
 
+// libFuzzer ends a run with exit() while the engine's actors still run; OpenSSL's own atexit
+// cleanup would free its random generator under them (a SEGV in RAND_bytes on the way out).
+// Called before any other OpenSSL use, it leaves OpenSSL to the end of the process.
+void keep_openssl_through_exit();
+
 // A whole HTTP/1.1 request with Content-Length (and a token when `token` is not empty).
 std::string http_request(std::string_view method, std::string_view target, std::string_view token,
                          std::string_view body, std::string_view extra_headers = {});
