@@ -165,11 +165,21 @@ void on_join(session_self self, const njson& j) {
   auto id = *room_id;
   ask_room<actors::room_view>(
       self, id,
-      [self, id, after](actors::room_view) {
+      [self, id, after](actors::room_view room) {
         auto& st = self->state;
         auto it = st.rooms.find(id);
         // Left (or closed) while the check was in flight.
         if (it == st.rooms.end() || st.closed) return;
+        auto& m = room.member_ids;
+        if (st.caller.admin && room.kind == "direct" &&
+            std::find(m.begin(), m.end(), st.caller.user_id) == m.end()) {
+          // A live feed would pass the audit that GET /rooms/{id}/messages writes first.
+          st.rooms.erase(it);
+          return send_error(self, 403,
+                            "an administrator reads a direct room of others through its history, "
+                            "which is audited",
+                            id);
+        }
         it->second = true;
         st.hubs->join(id, hub_member{st.conn, st.caller.user_id, after});
       },

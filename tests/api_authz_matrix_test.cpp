@@ -10,16 +10,19 @@
 // something (logout, a deleted message, an answered meeting) gets resources of its own.
 
 #include <array>
+#include <chrono>
 #include <functional>
 #include <iomanip>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "tests/support/api_fixture.hpp"
+#include "tests/support/ws_client.hpp"
 
 namespace {
 
@@ -472,4 +475,178 @@ BOOST_AUTO_TEST_CASE(operations_answer_each_role_as_the_contract_says) {
        [](world& x, role) { return get("/api/v1/admin/actors/" + x.user_id[visitor]); },
        admin_only_200},
   });
+}
+
+namespace {
+
+// Polls a privacy request as `who` until it completes; throws past 30 s.
+void wait_completed(const std::string& request_id, role who) {
+  for (int i = 0; i < 1500; ++i) {
+    auto r = w().f.http().get("/api/v1/privacy/requests/" + request_id, w().token[who]);
+    world::require(r, 200, "privacy request");
+    if (r.json().at("status") == "completed") return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  throw std::runtime_error("matrix set-up: privacy request " + request_id + " did not complete");
+}
+
+// The requests and the breach the privacy rows read, made once.
+struct privacy_world {
+  std::string visitor_export;  // the visitor's own export, completed
+  std::string admin_export;    // an administrator's export of the stranger, completed
+  std::string breach;
+
+  privacy_world() {
+    auto& x = w();
+    auto e = x.f.http().post("/api/v1/me/export", x.token[visitor]);
+    world::require(e, 202, "export");
+    visitor_export = e.json().at("request_id").get<std::string>();
+    auto a = x.f.http().post("/api/v1/admin/users/" + x.stranger_id + "/export", x.token[admin]);
+    world::require(a, 202, "export on behalf");
+    admin_export = a.json().at("request_id").get<std::string>();
+    wait_completed(visitor_export, visitor);
+    wait_completed(admin_export, admin);
+    auto b = x.post("/api/v1/admin/breaches", breach_body(), x.token[admin]);
+    world::require(b, 201, "breach");
+    breach = b.json().at("breach_id").get<std::string>();
+  }
+
+  static njson breach_body() {
+    return {{"description", "A backup disk went missing"},
+            {"detected_at", "2026-12-01T09:00:00Z"},
+            {"categories", {"account"}},
+            {"user_ids", {w().stranger_id}}};
+  }
+};
+
+privacy_world& pw() {
+  static privacy_world instance;
+  return instance;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(privacy_requests_answer_each_role_as_the_contract_says) {
+  check({
+      {"POST /me/export", fixed(post("/api/v1/me/export")), {{401, 202, 202, 202, 202, 202, 202}}},
+      // Without the account's password nobody erases it, not even from its own session.
+      {"POST /me/erase (wrong password)",
+       fixed(post("/api/v1/me/erase", {{"password", "Not-The-Password-93"}})),
+       {{401, 403, 403, 403, 403, 403, 403}}},
+      // Someone else's request does not exist for the caller.
+      {"GET /privacy/requests/{id}",
+       [](world&, role) { return get("/api/v1/privacy/requests/" + pw().visitor_export); },
+       {{401, 200, 404, 404, 404, 404, 200}}},
+      // Only the requester downloads: an administrator sees the request, not the archive.
+      {"GET /privacy/requests/{id}/archive (own export)",
+       [](world&, role) {
+         return get("/api/v1/privacy/requests/" + pw().visitor_export + "/archive");
+       },
+       {{401, 200, 404, 404, 404, 404, 403}}},
+      {"GET /privacy/requests/{id}/archive (export on behalf)",
+       [](world&, role) {
+         return get("/api/v1/privacy/requests/" + pw().admin_export + "/archive");
+       },
+       {{401, 404, 404, 404, 404, 404, 200}}},
+      {"POST /admin/users/{id}/export",
+       [](world& x, role) { return post("/api/v1/admin/users/" + x.stranger_id + "/export"); },
+       {{401, 403, 403, 403, 403, 403, 202}}},
+      // A new person for each cell: the administrator's cell erases them.
+      {"POST /admin/users/{id}/erase",
+       [](world& x, role) {
+         auto id = x.f.new_user("erasable" + std::to_string(++x.serial) + "@matrix.test").first;
+         return post("/api/v1/admin/users/" + id + "/erase");
+       },
+       {{401, 403, 403, 403, 403, 403, 202}}},
+      {"GET /admin/privacy/requests", fixed(get("/api/v1/admin/privacy/requests")), admin_only_200},
+      {"POST /admin/breaches", fixed(post("/api/v1/admin/breaches", privacy_world::breach_body())),
+       admin_only_201},
+      {"GET /admin/breaches/{id}",
+       [](world&, role) { return get("/api/v1/admin/breaches/" + pw().breach); }, admin_only_200},
+      {"GET /admin/audit", fixed(get("/api/v1/admin/audit?limit=10")), admin_only_200},
+  });
+}
+
+namespace {
+
+// What one role gets for one frame on a WebSocket signed in by its session cookie (anonymous:
+// none): 200 for the event that means success, the status of an error event, or the close code
+// when the server closes instead.
+int ws_outcome(role r, const njson& frame, const std::string& success_ev) {
+  mext::test::ws_client::options o;
+  if (r != anonymous) o.headers = {{"Cookie", "mext_session=" + w().token[r]}};
+  mext::test::ws_client c{w().f.port, o};
+  if (r != anonymous) c.next_ev("ready");
+  c.send_json(frame);
+  try {
+    for (;;) {
+      auto e = c.next();
+      if (e.at("ev") == success_ev) return 200;
+      if (e.at("ev") == "error") return e.at("status").get<int>();
+    }
+  } catch (const std::runtime_error&) {
+    if (c.closed()) return c.close_code();
+    throw;
+  }
+}
+
+struct ws_row {
+  std::string frame_name;
+  std::function<njson(world&)> frame;
+  std::string success_ev;
+  expected_row expected;
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(websocket_frames_answer_each_role_as_the_contract_says) {
+  auto join = [](std::string world::*room) {
+    return [room](world& x) { return njson{{"op", "join"}, {"room_id", x.*room}}; };
+  };
+  auto send = [](std::string world::*room) {
+    return [room](world& x) {
+      return njson{{"op", "send"},
+                   {"room_id", x.*room},
+                   {"text", "over the socket"},
+                   {"client_msg_id", "ws" + std::to_string(++x.serial)}};
+    };
+  };
+  // Anything but auth first closes with 1008 (API.md); admins read others' direct rooms only
+  // through the audited history route, never as a live feed.
+  const std::vector<ws_row> rows = {
+      {"join (booth room)",
+       join(&world::booth_room),
+       "joined",
+       {{1008, 200, 200, 200, 200, 200, 200}}},
+      {"join (direct room)",
+       join(&world::direct_room),
+       "joined",
+       {{1008, 200, 200, 403, 403, 403, 403}}},
+      {"join (no such room)",
+       [](world& x) {
+         return njson{{"op", "join"}, {"room_id", x.booth_room + "0"}};
+       },
+       "joined",
+       {{1008, 404, 404, 404, 404, 404, 404}}},
+      {"send (booth room)",
+       send(&world::booth_room),
+       "ack",
+       {{1008, 200, 200, 200, 200, 200, 200}}},
+      {"send (direct room)",
+       send(&world::direct_room),
+       "ack",
+       {{1008, 200, 200, 403, 403, 403, 403}}},
+  };
+  std::vector<std::pair<std::string, expected_row>> seen;
+  for (const auto& r : rows) {
+    expected_row got{};
+    for (size_t i = 0; i < role_count; ++i) {
+      auto who = static_cast<role>(i);
+      got[i] = ws_outcome(who, r.frame(w()), r.success_ev);
+      BOOST_TEST(got[i] == r.expected[i],
+                 "WS " << r.frame_name << " as " << role_names[i] << ": " << got[i]);
+    }
+    seen.emplace_back("WS " + r.frame_name, got);
+  }
+  BOOST_TEST_MESSAGE("\n" << table(seen));
 }
