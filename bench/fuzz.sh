@@ -48,10 +48,11 @@ for t in "${TARGETS[@]}"; do
   execs=$(grep -o 'stat::number_of_executed_units: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   rate=$(grep -o 'stat::average_exec_per_sec: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   corpus=$(find "$work/corpus" -type f | wc -l)
+  slowest=$(grep -o 'stat::slowest_unit_time_sec: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
   findings=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'timeout-*' \
     -o -maxdepth 1 -name 'leak-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
-  line="$t: ${SECONDS_EACH} s, ${execs:-?} executions (${rate:-?}/s), coverage ${cov:-?} edges, corpus $corpus inputs, findings $findings, exit $rc"
+  line="$t: ${SECONDS_EACH} s, ${execs:-?} executions (${rate:-?}/s), coverage ${cov:-?} edges, corpus $corpus inputs, slowest input ${slowest:-?} s, findings $findings, exit $rc"
   echo "$line" | tee -a "$OUT"
   grep -E '^==[0-9]+==ERROR|^SUMMARY|finding:|fuzz_server:' "$log" | head -20 >>"$OUT" || true
 done
