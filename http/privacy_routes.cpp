@@ -40,7 +40,6 @@ using njson = nlohmann::json;
 using actors::privacy_request_view;
 
 constexpr size_t max_password_bytes = 1024;
-constexpr size_t max_reason_bytes = 500;
 
 // Every category of the seed's list, as the holders name them: an archive shows each one, so a
 // reader sees what is held and what is not.

@@ -172,6 +172,15 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("max-file-bytes", v, 1, uint64_t{1} << 34, s.max_file_bytes);
        }},
+      {"http-read-timeout-s", "N", "15",
+       "a request (TLS handshake, header and body) must arrive within this of its first byte",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("http-read-timeout-s", v, 1, 3600, s.http_read_timeout_s);
+       }},
+      {"http-idle-timeout-s", "N", "60", "a kept-alive HTTP connection idle this long is closed",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("http-idle-timeout-s", v, 1, 86400, s.http_idle_timeout_s);
+       }},
       {"connection-log-retention-days", "N", "365",
        "days connection data (time, IP, device...) is kept before it is purged",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
@@ -564,6 +573,8 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.io_threads = s.io_threads;
   // Every route but the upload (which carries max_file_bytes itself) is held to this.
   out.max_body_bytes = s.max_body_bytes;
+  out.read_timeout = std::chrono::seconds{s.http_read_timeout_s};
+  out.idle_timeout = std::chrono::seconds{s.http_idle_timeout_s};
   out.ws.max_message_bytes = s.ws_max_message_bytes;
   out.ws.queue_max_messages = s.ws_queue_max_messages;
   out.ws.queue_max_bytes = s.ws_queue_max_bytes;

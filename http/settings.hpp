@@ -35,8 +35,12 @@ struct mextd_settings {
   std::string scheduler = "sharing";
   std::size_t max_body_bytes = 1024 * 1024;
   std::size_t max_file_bytes = std::size_t{10} << 20;  // --max-file-bytes
-  uint32_t connection_log_retention_days = 365;        // connection data older than this is purged
-  uint32_t retention_interval_s = 3600;                // time between two retention sweeps
+  // A request (TLS handshake, header and body) must arrive within http_read_timeout_s of its
+  // first byte, however steadily it drips; a kept-alive connection idle this long is closed.
+  uint32_t http_read_timeout_s = 15;
+  uint32_t http_idle_timeout_s = 60;
+  uint32_t connection_log_retention_days = 365;  // connection data older than this is purged
+  uint32_t retention_interval_s = 3600;          // time between two retention sweeps
   uint32_t chat_retention_days = 90;  // booth chat is purged this long after its exhibition ends
   // Privacy (actors/privacy_actor.hpp, actors/backup_actor.hpp).
   uint32_t export_retention_h = 72;        // a finished export archive is deleted after this

@@ -29,6 +29,7 @@ constexpr int64_t day = int64_t{1795910400} * 1000;
 
 struct config : caf::actor_system_config {
   config() {
+    mext::test::use_mextd_scheduler(*this);
     mext::actors::add_message_types(*this);
     add_agenda_types(*this);
   }

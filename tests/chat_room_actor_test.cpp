@@ -23,6 +23,7 @@ constexpr auto timeout = std::chrono::seconds(10);
 
 struct config : caf::actor_system_config {
   config() {
+    mext::test::use_mextd_scheduler(*this);
     mext::actors::add_message_types(*this);
     add_chat_room_types(*this);
   }

@@ -655,6 +655,11 @@ BOOST_AUTO_TEST_CASE(settings_have_the_documented_defaults) {
   BOOST_TEST(s->actor_threads == 0u);
   BOOST_TEST(s->scheduler == "sharing");
   BOOST_TEST(s->max_body_bytes == 1024u * 1024u);
+  BOOST_TEST(s->http_read_timeout_s == 15u);
+  BOOST_TEST(s->http_idle_timeout_s == 60u);
+  auto server = mh::to_server_settings(*s);
+  BOOST_TEST(server.read_timeout.count() == 15);
+  BOOST_TEST(server.idle_timeout.count() == 60);
   BOOST_TEST(s->commit_batch_max == 1024u);
   BOOST_TEST(s->commit_max_wait_us == 0u);
   BOOST_TEST(s->snapshot_every == 100u);

@@ -23,6 +23,7 @@ namespace {
 constexpr auto timeout = std::chrono::seconds(10);
 
 caf::actor_system_config& with_types(caf::actor_system_config& cfg) {
+  mext::test::use_mextd_scheduler(cfg);
   add_message_types(cfg);
   add_organization_types(cfg);
   return cfg;

@@ -29,7 +29,10 @@ namespace {
 constexpr auto timeout = std::chrono::seconds(30);
 
 struct test_config : caf::actor_system_config {
-  test_config() { add_all_message_types(*this); }
+  test_config() {
+    mext::test::use_mextd_scheduler(*this);
+    add_all_message_types(*this);
+  }
 };
 
 template <class R, class Handle, class... Ts>

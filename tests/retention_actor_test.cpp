@@ -24,7 +24,10 @@ using namespace std::chrono_literals;
 namespace {
 
 struct config : caf::actor_system_config {
-  config() { add_all_message_types(*this); }
+  config() {
+    mext::test::use_mextd_scheduler(*this);
+    add_all_message_types(*this);
+  }
 };
 
 constexpr int64_t day_ms = 24 * 3600 * 1000;

@@ -807,6 +807,7 @@ BOOST_AUTO_TEST_CASE(connection_log_events_v1_keep_every_field) {
 namespace {
 
 caf::actor_system_config& with_types(caf::actor_system_config& cfg) {
+  mext::test::use_mextd_scheduler(cfg);
   add_message_types(cfg);
   add_organization_types(cfg);
   add_chat_room_types(cfg);

@@ -65,6 +65,7 @@ BOOST_AUTO_TEST_CASE(many_concurrent_writers_share_commits_and_every_acknowledge
   constexpr int per_writer = 50;
   {
     caf::actor_system_config cfg;
+    mext::test::use_mextd_scheduler(cfg);
     caf::actor_system sys{cfg};
     auto store = open_store(dir.path());
     auto sa = spawn_store_actor(sys, store, commit_settings{});
@@ -99,6 +100,7 @@ BOOST_AUTO_TEST_CASE(many_concurrent_writers_share_commits_and_every_acknowledge
 BOOST_AUTO_TEST_CASE(a_conflicting_item_is_refused_while_its_batch_commits) {
   test::temp_dir dir;
   caf::actor_system_config cfg;
+  mext::test::use_mextd_scheduler(cfg);
   caf::actor_system sys{cfg};
   auto store = open_store(dir.path());
   auto sa = spawn_store_actor(sys, store, commit_settings{});
@@ -128,6 +130,7 @@ BOOST_AUTO_TEST_CASE(sigkill_right_after_acknowledgements_loses_none_of_them) {
   if (pid == 0) {
     ::close(fds[0]);
     caf::actor_system_config cfg;
+    mext::test::use_mextd_scheduler(cfg);
     caf::actor_system sys{cfg};
     store_settings s;
     s.dir = dir.path();

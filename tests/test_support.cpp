@@ -1,13 +1,19 @@
 #include "test_support.hpp"
 
+#include <cstdlib>
 #include <fstream>
 #include <iterator>
-
-#include <cstdlib>
 #include <stdexcept>
 #include <system_error>
 
+#include <caf/actor_system_config.hpp>
+#include <caf/atom.hpp>
+
 namespace mext::test {
+
+void use_mextd_scheduler(caf::actor_system_config& cfg) {
+  cfg.set("scheduler.policy", caf::atom("sharing"));
+}
 
 temp_dir::temp_dir() {
   const char* base = std::getenv("TMPDIR");

@@ -27,6 +27,7 @@ constexpr auto timeout = std::chrono::seconds(10);
 
 struct test_config : caf::actor_system_config {
   test_config() {
+    mext::test::use_mextd_scheduler(*this);
     mext::actors::add_message_types(*this);
     add_user_types(*this);
   }
