@@ -209,3 +209,36 @@ extern "C" void mext_tsan_resumable_release(void* resumable_part) {
   __tsan_release(c);
   real(resumable_part);
 }
+
+// A message sent as a whole (a response, a forwarded message) shares its data with the element
+// CAF wraps it in; the receiver may free that data without an activation (a response nobody
+// awaits any more), so the data itself is released here and acquired when its last reference
+// drops (ref_counted::deref above).
+caf::mailbox_element_ptr caf::make_mailbox_element(strong_actor_ptr sender, message_id id,
+                                                   mailbox_element::forwarding_stack stages,
+                                                   message msg) {
+  using fn = mailbox_element_ptr (*)(strong_actor_ptr, message_id,
+                                     mailbox_element::forwarding_stack, message);
+  static fn real = next_definition<fn>(
+      "_ZN3caf20make_mailbox_elementENS_13intrusive_ptrINS_19actor_control_blockEEENS_10message_"
+      "idESt6vectorIS2_SaIS2_EENS_7messageE");
+  if (auto* data = msg.vals().get())
+    __tsan_release(const_cast<void*>(static_cast<const void*>(data)));
+  return real(std::move(sender), id, std::move(stages), std::move(msg));
+}
+
+// A terminating actor destroys what is left in its mailbox without activating it: everything
+// pushed onto the mailbox so far is acquired first.
+bool scheduled_actor::cleanup(caf::error&& fail_state, execution_unit* host) {
+  using fn = bool (*)(scheduled_actor*, caf::error&&, execution_unit*);
+  static fn real =
+      next_definition<fn>("_ZN3caf15scheduled_actor7cleanupEONS_5errorEPNS_14execution_unitE");
+  __tsan_acquire(mailbox_head(this));
+  __tsan_acquire(this);
+  bool out = real(this, std::move(fail_state), host);
+  // The thread that drops the last reference destroys what cleanup touched; libcaf_core drops
+  // the terminated actor's own reference without passing the annotated release.
+  __tsan_release(caf::actor_control_block::from(this));
+  __tsan_release(this);
+  return out;
+}
