@@ -14,6 +14,7 @@
 // resident while it has any, and after each durable change sends every subscriber one shared
 // caf::message holding a room_event, in the room's order.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -73,6 +74,13 @@ struct room_view {
 
   bool operator==(const room_view&) const = default;
 };
+
+// A direct room `user_id` is no member of: an administrator reading it reads others'
+// correspondence, which only the audited history route allows.
+inline bool is_others_direct_room(const room_view& r, const std::string& user_id) {
+  return r.kind == "direct" &&
+         std::find(r.member_ids.begin(), r.member_ids.end(), user_id) == r.member_ids.end();
+}
 
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, room_view& x) {

@@ -115,13 +115,11 @@ void add_message_routes(router& routes, std::shared_ptr<api> a) {
       call<actors::chat_room_actor, actors::room_view>(
           *a, id, false, respond,
           [a, id, respond, p, read, rid = req_id](actors::room_view room) {
-            auto& m = room.member_ids;
-            if (room.kind != "direct" || std::find(m.begin(), m.end(), p.caller.user_id) != m.end())
-              return read();
+            if (!actors::is_others_direct_room(room, p.caller.user_id)) return read();
             actors::audit_entry e;
             e.at_ms = actors::now_ms();
             e.who = p.caller.user_id;
-            e.whose = m;
+            e.whose = room.member_ids;
             e.action = "read_direct_room";
             e.target = id;
             e.request_id = rid;

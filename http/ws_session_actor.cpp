@@ -170,9 +170,7 @@ void on_join(session_self self, const njson& j) {
         auto it = st.rooms.find(id);
         // Left (or closed) while the check was in flight.
         if (it == st.rooms.end() || st.closed) return;
-        auto& m = room.member_ids;
-        if (st.caller.admin && room.kind == "direct" &&
-            std::find(m.begin(), m.end(), st.caller.user_id) == m.end()) {
+        if (st.caller.admin && actors::is_others_direct_room(room, st.caller.user_id)) {
           // A live feed would pass the audit that GET /rooms/{id}/messages writes first.
           st.rooms.erase(it);
           return send_error(self, 403,

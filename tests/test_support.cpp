@@ -7,12 +7,13 @@
 #include <system_error>
 
 #include <caf/actor_system_config.hpp>
-#include <caf/atom.hpp>
+
+#include "http/settings.hpp"
 
 namespace mext::test {
 
 void use_mextd_scheduler(caf::actor_system_config& cfg) {
-  cfg.set("scheduler.policy", caf::atom("sharing"));
+  http::configure_scheduler(cfg, http::mextd_settings{});
 }
 
 temp_dir::temp_dir() {

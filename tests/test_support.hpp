@@ -16,8 +16,8 @@ class actor_system_config;
 
 namespace mext::test {
 
-// The scheduler mextd runs (CAF's work-sharing policy, http::configure_scheduler): the suites
-// test what production runs, and its mutex hand-offs are visible to ThreadSanitizer.
+// The scheduler mextd runs by default (http::configure_scheduler): the suites test what
+// production runs, and its mutex hand-offs are visible to ThreadSanitizer.
 void use_mextd_scheduler(caf::actor_system_config& cfg);
 
 // A fresh directory under $TMPDIR (or /tmp), removed with everything in it on destruction.

@@ -47,6 +47,12 @@ using caf::mailbox_element;
 using caf::mailbox_element_ptr;
 using caf::scheduled_actor;
 
+// Dropping a reference: an acquire and a release on the count, as CAF's fetch_sub(acq_rel) is.
+void dropped_reference(void* count) {
+  __tsan_acquire(count);
+  __tsan_release(count);
+}
+
 }  // namespace
 
 // The head of an actor's mailbox stack: CAF's enqueue pushes onto it inside libcaf_core, and an
@@ -151,8 +157,7 @@ mailbox_element_ptr blocking_actor::dequeue() {
 void caf::intrusive_ptr_release(actor_control_block* x) {
   using fn = void (*)(actor_control_block*);
   static fn real = next_definition<fn>("_ZN3caf21intrusive_ptr_releaseEPNS_19actor_control_blockE");
-  __tsan_acquire(x);
-  __tsan_release(x);
+  dropped_reference(x);
   real(x);
 }
 
@@ -160,8 +165,7 @@ void caf::intrusive_ptr_release_weak(actor_control_block* x) {
   using fn = void (*)(actor_control_block*);
   static fn real =
       next_definition<fn>("_ZN3caf26intrusive_ptr_release_weakEPNS_19actor_control_blockE");
-  __tsan_acquire(&x->weak_refs);
-  __tsan_release(&x->weak_refs);
+  dropped_reference(&x->weak_refs);
   real(x);
 }
 
@@ -170,8 +174,7 @@ void caf::detail::intrusive_ptr_release(const dynamic_message_data* x) {
   static fn real =
       next_definition<fn>("_ZN3caf6detail21intrusive_ptr_releaseEPKNS0_20dynamic_message_dataE");
   auto* p = const_cast<dynamic_message_data*>(x);
-  __tsan_acquire(p);
-  __tsan_release(p);
+  dropped_reference(p);
   real(x);
 }
 
@@ -179,8 +182,7 @@ void caf::ref_counted::deref() const noexcept {
   using fn = void (*)(const ref_counted*);
   static fn real = next_definition<fn>("_ZNK3caf11ref_counted5derefEv");
   auto* p = const_cast<ref_counted*>(this);
-  __tsan_acquire(p);
-  __tsan_release(p);
+  dropped_reference(p);
   real(this);
 }
 
@@ -190,8 +192,7 @@ void scheduled_actor::intrusive_ptr_release_impl() {
   using fn = void (*)(scheduled_actor*);
   static fn real = next_definition<fn>("_ZN3caf15scheduled_actor26intrusive_ptr_release_implEv");
   auto* c = caf::actor_control_block::from(this);
-  __tsan_acquire(c);
-  __tsan_release(c);
+  dropped_reference(c);
   real(this);
 }
 
@@ -205,8 +206,7 @@ extern "C" void mext_tsan_resumable_release(void* resumable_part) {
       next_definition<fn>("_ZThn160_N3caf15scheduled_actor26intrusive_ptr_release_implEv");
   auto* self = reinterpret_cast<scheduled_actor*>(static_cast<char*>(resumable_part) - 160);
   auto* c = caf::actor_control_block::from(self);
-  __tsan_acquire(c);
-  __tsan_release(c);
+  dropped_reference(c);
   real(resumable_part);
 }
 
