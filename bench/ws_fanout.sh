@@ -12,8 +12,9 @@
 # including the bounded send queue per connection (a member that falls behind is closed, and the
 # step is then reported with its failed clients). Output: one JSON line per step and a summary.
 # Environment: MEXT_BENCH_SIZES (default "10 100 1000"), MEXT_BENCH_SERVERS (default
-# "mextd ws socketio"), MEXT_BENCH_MEXTD_FLAGS (more mextd flags, e.g. "--scheduler stealing"), MEXT_BENCH_TRANSPORTS (default "plain tls"), MEXT_BENCH_PARTS (default
-# "fanout memory").
+# "mextd ws socketio"), MEXT_BENCH_MEXTD_FLAGS (more mextd flags, e.g. "--scheduler stealing"),
+# MEXT_BENCH_MEXTD (the mextd binary, default BUILD_DIR/mextd: another build, side by side),
+# MEXT_BENCH_TRANSPORTS (default "plain tls"), MEXT_BENCH_PARTS (default "fanout memory").
 set -euo pipefail
 
 [ $# -ge 1 ] || { echo "usage: $0 BUILD_DIR [STEP_S]" >&2; exit 2; }
@@ -21,6 +22,7 @@ BUILD_DIR=$(cd "$1" && pwd)
 STEP=${2:-5}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 LOAD=$BUILD_DIR/bench/ws_fanout_load
+MEXTD=${MEXT_BENCH_MEXTD:-$BUILD_DIR/mextd}
 SERVER_CPU=${MEXT_BENCH_SERVER_CPU:-0}
 CLIENT_CPU=${MEXT_BENCH_CLIENT_CPU:-1}
 SIZES=${MEXT_BENCH_SIZES:-"10 100 1000"}
@@ -42,9 +44,9 @@ trap cleanup EXIT INT TERM
 
 rates_for() {  # offered messages/s per room size
   case $1 in
-    10) echo "1000,2000,5000,10000,20000,40000" ;;
-    100) echo "200,500,1000,2000,5000,10000" ;;
-    *) echo "20,50,100,200,500,1000" ;;
+    10) echo "1000,2000,5000,10000,20000,40000,80000" ;;
+    100) echo "200,500,1000,2000,5000,10000,20000" ;;
+    *) echo "20,50,100,200,500,1000,2000,5000" ;;
   esac
 }
 
@@ -61,7 +63,7 @@ start() {
       flags+=(${MEXT_BENCH_MEXTD_FLAGS:-})
       [ "$transport" = plain ] && flags+=(--plain-http)
       MEXT_ADMIN_EMAIL=admin@bench.invalid MEXT_ADMIN_PASSWORD=bench-admin-password-1234 \
-        taskset -c "$SERVER_CPU" "$BUILD_DIR/mextd" "${flags[@]}" >"$log" 2>&1 &
+        taskset -c "$SERVER_CPU" "$MEXTD" "${flags[@]}" >"$log" 2>&1 &
       ;;
     ws | socketio)
       # The Node servers use a pair made by openssl for TLS.
@@ -115,7 +117,7 @@ load_args() {  # load_args SERVER TRANSPORT
 }
 
 echo "# ws fan-out, $(date -u), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "# mextd $(git -C "$ROOT" describe --always --dirty 2>/dev/null), node $(node --version), step ${STEP}s"
+echo "# mextd $MEXTD ($(git -C "$ROOT" describe --always --dirty 2>/dev/null)), node $(node --version), step ${STEP}s"
 for transport in $TRANSPORTS; do
   [[ " $PARTS " == *" fanout "* ]] || break
   for server in $SERVERS; do

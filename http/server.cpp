@@ -406,11 +406,14 @@ class pending_response {
   std::atomic<bool> answered_{false};
 };
 
-// The next layer of a WebSocket stream, gathering its writes: a frame written while a flush is
-// in flight waits in `pending_` and leaves with the next flush, so a fan-out burst costs one TLS
-// record and one syscall per connection instead of one per frame. Writes complete as soon as
-// their bytes are taken; past `cap` pending bytes they wait for the flush, so a client that does
-// not read still fills the connection's send queue and is closed for it.
+// The next layer of a WebSocket stream, gathering its writes: bytes written while a flush is in
+// flight wait in `pending_` and leave with the next flush, so a fan-out burst costs one TLS record
+// and one syscall per connection instead of one per frame. Beast writes only control frames
+// (ping, pong, close) through async_write_some, each one small buffer and so taken whole; data
+// frames are encoded straight into `pending_` by the session (append_text_frame), which avoids a
+// composed write operation and a completion per frame. Past `cap` pending bytes nothing more is
+// taken until the flush completes, so a client that does not read still fills the connection's
+// send queue and is closed for it.
 template <class Next>
 class corked_stream {
  public:
@@ -462,6 +465,42 @@ class corked_stream {
     after_flush_.push_back(std::move(f));
   }
 
+  // Room for more data frames: fewer than `cap` bytes wait behind the flush in flight.
+  bool has_room() const noexcept { return pending_.size() < cap; }
+  bool busy() const noexcept { return flushing_ || !pending_.empty(); }
+  bool failed() const noexcept { return static_cast<bool>(error_); }
+
+  // Appends one unmasked, unfragmented text frame (RFC 6455 5.2): a server's frames carry no
+  // mask, so the header is the opcode byte and the payload length.
+  void append_text_frame(const std::string& payload) {
+    unsigned char header[10];
+    std::size_t n = 0;
+    header[n++] = 0x81;  // FIN, text
+    const uint64_t len = payload.size();
+    if (len < 126) {
+      header[n++] = static_cast<unsigned char>(len);
+    } else if (len <= 0xffff) {
+      header[n++] = 126;
+      header[n++] = static_cast<unsigned char>(len >> 8);
+      header[n++] = static_cast<unsigned char>(len);
+    } else {
+      header[n++] = 127;
+      for (int shift = 56; shift >= 0; shift -= 8)
+        header[n++] = static_cast<unsigned char>(len >> shift);
+    }
+    pending_.insert(pending_.end(), header, header + n);
+    pending_.insert(pending_.end(), payload.begin(), payload.end());
+  }
+
+  // Starts a flush of what is pending unless one is in flight.
+  void kick() {
+    if (!flushing_ && !error_ && !pending_.empty()) flush();
+  }
+
+  // Called on the strand after every completed flush, before the next one starts: the session
+  // moves more of its queue into `pending_` there.
+  void on_flushed(std::function<void()> f) { on_flushed_ = std::move(f); }
+
  private:
   template <class H>
   void complete(H&& h, beast::error_code ec, std::size_t n) {
@@ -481,10 +520,10 @@ class corked_stream {
     pending_.clear();
     net::async_write(next_, net::buffer(inflight_),
                      [this, keep = keep_alive_ ? keep_alive_() : nullptr](
-                         beast::error_code ec, std::size_t) { on_flushed(ec); });
+                         beast::error_code ec, std::size_t) { flushed(ec); });
   }
 
-  void on_flushed(beast::error_code ec) {
+  void flushed(beast::error_code ec) {
     flushing_ = false;
     inflight_.clear();
     // A connection that was busy once should not keep a large buffer while idle.
@@ -494,7 +533,10 @@ class corked_stream {
       waiting_ = nullptr;
       w();
     }
+    if (on_flushed_) on_flushed_();
+    if (flushing_) return;
     if (!error_ && !pending_.empty()) return flush();
+    if (pending_.capacity() > cap) pending_.shrink_to_fit();
     auto done = std::move(after_flush_);
     after_flush_.clear();
     for (auto& f : done) f();
@@ -506,6 +548,7 @@ class corked_stream {
   beast::error_code error_;
   std::function<void()> waiting_;
   std::vector<std::function<void()>> after_flush_;
+  std::function<void()> on_flushed_;
   std::function<std::shared_ptr<void>()> keep_alive_;
 };
 
@@ -655,6 +698,8 @@ class ws_session final : public session_base, public ws_connection {
     ws_.next_layer().keep_alive_with([self = std::weak_ptr<session_base>(self_ptr())] {
       return std::shared_ptr<void>(self.lock());
     });
+    // A flush in flight holds the session (keep_alive_with), so `this` outlives the call.
+    ws_.next_layer().on_flushed([this] { write_next(); });
     // The WebSocket stream keeps its own timers; the TCP stream's would cut idle connections.
     lowest().expires_never();
     websocket::stream_base::timeout t{};
@@ -726,29 +771,33 @@ class ws_session final : public session_base, public ws_connection {
     read_next();
   }
 
+  // Moves queued frames into the connection's write buffer, as many as it has room for, and
+  // starts a flush. Whatever does not fit waits in the queue (where its limits apply) until the
+  // flush completes and calls this again.
   void write_next() {
-    std::shared_ptr<const std::string> next;
+    auto& cork = ws_.next_layer();
+    if (closed_) return;
+    if (cork.failed()) return abort();
+    // Nothing may follow a close frame, ours or the one Beast answered the peer's close with.
+    if (close_started_ || !ws_.is_open()) return;
+    taking_.clear();
+    bool emptied;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
-      if (queue_.empty()) {
-        drain_posted_ = false;
-      } else {
-        next = std::move(queue_.front());
+      std::size_t bytes = 0;
+      while (!queue_.empty() && (cork.has_room() && bytes < corked_stream<Stream>::cap)) {
+        bytes += queue_.front()->size();
+        queued_bytes_ -= queue_.front()->size();
+        taking_.push_back(std::move(queue_.front()));
         queue_.pop_front();
-        queued_bytes_ -= next->size();
       }
+      emptied = queue_.empty();
+      if (emptied) drain_posted_ = false;
     }
-    if (!next) {
-      if (close_requested_) start_close();
-      return;
-    }
-    if (closed_) return;
-    writing_ = std::move(next);
-    ws_.async_write(net::buffer(*writing_), [self = self_ptr()](beast::error_code ec, std::size_t) {
-      self->writing_.reset();
-      if (ec) return self->abort();
-      self->write_next();
-    });
+    for (auto& f : taking_) cork.append_text_frame(*f);
+    taking_.clear();
+    cork.kick();
+    if (emptied && close_requested_) start_close();
   }
 
   // After what is queued, the close frame; the timer cuts a peer that never lets it through.
@@ -764,7 +813,8 @@ class ws_session final : public session_base, public ws_connection {
       std::lock_guard<std::mutex> lock(queue_mu_);
       idle = !drain_posted_;
     }
-    if (idle && !writing_) start_close();
+    // Frames already in the write buffer go out before the close frame Beast appends after them.
+    if (idle) start_close();
   }
 
   void start_close() {
@@ -780,7 +830,7 @@ class ws_session final : public session_base, public ws_connection {
 
   // The peer closed or the read failed: a write still in flight may finish on its own.
   void finish_when_written() {
-    if (!writing_ || closed_) return abort();
+    if (closed_ || !ws_.next_layer().busy()) return abort();
     begin_close();
   }
 
@@ -814,7 +864,7 @@ class ws_session final : public session_base, public ws_connection {
   std::shared_ptr<ws_handle> handle_ = std::make_shared<ws_handle>(id_);
   beast::flat_buffer read_buffer_;
   net::steady_timer close_timer_;
-  std::shared_ptr<const std::string> writing_;  // the frame being written, on the strand
+  std::vector<std::shared_ptr<const std::string>> taking_;  // write_next's scratch, on the strand
   bool close_requested_ = false;
   bool close_started_ = false;
   bool closed_ = false;
