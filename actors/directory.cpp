@@ -144,6 +144,12 @@ directory_actor::behavior_type directory_behavior(directory_self self, std::shar
         for (auto& w : i->second.waiting) w.promise.deliver(i->second.handle);
         i->second.waiting.clear();
       },
+      [=](leaving_atom, const std::string& id) {
+        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+        auto i = self->state.entries.find(id);
+        if (i != self->state.entries.end() && i->second.handle == sender)
+          i->second.passivating = true;
+      },
       [=](list_atom, const std::string& kind, uint32_t limit) {
         std::vector<resident_info> out;
         for (auto& [id, e] : self->state.entries) {

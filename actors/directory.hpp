@@ -61,6 +61,9 @@ using directory_actor = caf::typed_actor<
     caf::reacts_to<idle_atom, std::string>,
     // Sent instead of passivating by an actor that became busy again (a subscriber, a message).
     caf::reacts_to<busy_atom, std::string>,
+    // Sent by an entity actor about to quit on an error (a failed commit): it is handed out no
+    // more, and lookups wait for its end and get a fresh actor restored from the store.
+    caf::reacts_to<leaving_atom, std::string>,
     // Resident actors of a kind ("" for all), at most `limit`.
     caf::replies_to<list_atom, std::string, uint32_t>::with<std::vector<resident_info>>,
     caf::replies_to<stats_atom>::with<directory_stats>>;

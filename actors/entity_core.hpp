@@ -126,6 +126,10 @@ void entity_core::persist(Self* self, persistence::write_item item,
           },
           [this, self](caf::error& err) {
             log::error("entity.commit_failed").field("entity", id_).field("error", detail_of(err));
+            // The directory hears of it before anyone hears of the error: a caller that tries
+            // again gets a fresh actor restored from the store, never this one on its way out.
+            caf::send_as(caf::actor_cast<caf::actor>(self), rt_->directory, leaving_atom::value,
+                         id_);
             release(err);
             self->quit(err);
           });

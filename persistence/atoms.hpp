@@ -16,6 +16,7 @@ using activate_atom = caf::atom_constant<caf::atom("activate")>;
 using idle_atom = caf::atom_constant<caf::atom("idle")>;
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>;
 using busy_atom = caf::atom_constant<caf::atom("busy")>;
+using leaving_atom = caf::atom_constant<caf::atom("leaving")>;
 using list_atom = caf::atom_constant<caf::atom("list")>;
 using tick_atom = caf::atom_constant<caf::atom("tick")>;
 using inspect_atom = caf::atom_constant<caf::atom("inspect")>;

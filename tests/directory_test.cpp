@@ -65,7 +65,12 @@ struct fixture {
   entity_settings settings;
   std::unique_ptr<engine> eng;
 
-  explicit fixture(entity_settings s = {}) : settings(s) { start(); }
+  persistence::store_settings store;
+
+  explicit fixture(entity_settings s = {}, persistence::store_settings st = {})
+      : settings(s), store(std::move(st)) {
+    start();
+  }
   ~fixture() {
     if (eng) eng->stop();
   }
@@ -74,6 +79,7 @@ struct fixture {
     engine_options opts;
     opts.data_dir = dir.path();
     opts.entities = settings;
+    opts.store = store;
     auto e = engine::start(sys, opts, {{"org", make_organization_actor}});
     BOOST_REQUIRE_MESSAGE(e, "engine start: " << detail_of(e.error()));
     eng = std::move(*e);
@@ -218,6 +224,18 @@ struct idle_50ms_fixture : fixture {
 // Snapshots every 3 events, so that passivation also meets snapshot commits in flight.
 struct idle_20ms_fixture : fixture {
   idle_20ms_fixture() : fixture(idle_after(std::chrono::milliseconds(20), 3)) {}
+};
+
+// A store that stops growing at 2 MiB: a few hundred large descriptions fill it.
+persistence::store_settings small_map() {
+  persistence::store_settings s;
+  s.initial_map_bytes = size_t{1} << 20;
+  s.max_map_bytes = size_t{2} << 20;
+  return s;
+}
+
+struct full_store_fixture : fixture {
+  full_store_fixture() : fixture({}, small_map()) {}
 };
 
 // What the concurrent clients saw, shared between their threads. Boost.Test is not thread-safe:
@@ -427,6 +445,54 @@ BOOST_FIXTURE_TEST_CASE(an_idle_actor_is_passivated_and_the_next_resolve_restore
   BOOST_CHECK(second != first);
   BOOST_TEST(stats().activations == 2u);
   BOOST_CHECK(ask_entity<organization_view>(id, false, get_atom::value) == live);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_actor_leaving_on_an_error_is_handed_out_no_more_and_lookups_wait,
+                        fixture) {
+  auto id = new_id("org");
+  auto first = activate(id);
+  auto live = ask<organization_view>(first, create_atom::value, admin, acme(), int64_t{1});
+  caf::send_as(first, eng->directory(), leaving_atom::value, id);
+  // Asked while the leaving actor still runs; its answer waits in the mailbox until received.
+  auto pending = self->request(eng->directory(), timeout, resolve_atom::value, id);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_CHECK(alive(first));
+  caf::anon_send_exit(first, caf::exit_reason::user_shutdown);
+  std::optional<caf::actor> got;
+  pending.receive([&](caf::actor& a) { got = std::move(a); },
+                  [&](caf::error& e) { BOOST_FAIL("resolve: " << detail_of(e)); });
+  BOOST_REQUIRE(got.has_value());
+  BOOST_CHECK(*got != first);
+  BOOST_CHECK(ask<organization_view>(*got, get_atom::value) == live);
+  // Another entity's message claiming to leave for it changes nothing.
+  caf::send_as(first, eng->directory(), leaving_atom::value, id);
+  BOOST_CHECK(resolve(id) == *got);
+}
+
+BOOST_FIXTURE_TEST_CASE(after_a_failed_commit_the_next_resolve_is_a_fresh_actor_with_stored_state,
+                        full_store_fixture) {
+  auto id = new_id("org");
+  ask<organization_view>(activate(id), create_atom::value, admin, acme(), int64_t{1});
+  for (int round = 0; round < 3; ++round) {
+    // Updates until the store is full; the last one answered is what is stored.
+    auto hdl = resolve(id);
+    std::optional<organization_view> last;
+    caf::error failure;
+    for (int i = 0; i < 2000 && !failure; ++i) {
+      auto info = acme();
+      info.description = std::string(20000, static_cast<char>('a' + (i + round) % 26));
+      self->request(caf::actor_cast<organization_actor>(hdl), timeout, update_atom::value, admin,
+                    info, int64_t{2 + i})
+          .receive([&](organization_view& v) { last = std::move(v); },
+                   [&](caf::error& e) { failure = std::move(e); });
+    }
+    BOOST_REQUIRE_MESSAGE(code_of(failure) == errc::storage_full, detail_of(failure));
+    // Right after the error, with no wait: never the actor that failed, whose state ran ahead.
+    auto next = resolve(id);
+    BOOST_CHECK(next != hdl);
+    auto stored = ask<organization_view>(next, get_atom::value);
+    if (last) BOOST_CHECK(stored == *last);
+  }
 }
 
 BOOST_FIXTURE_TEST_CASE(concurrent_resolves_during_passivations_reach_one_correct_actor_per_id,

@@ -465,7 +465,7 @@ BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_rec
                                    (before.empty() ? "" : "&before=" + before) +
                                    " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
                                "");
-      BOOST_REQUIRE_EQUAL(page.first, 200);
+      BOOST_REQUIRE_MESSAGE(page.first == 200, page.first << " " << page.second);
       auto doc = nlohmann::json::parse(page.second);
       for (auto& m : doc.at("items")) ids.push_back(m.at("message_id").get<std::string>());
       if (doc.at("next_cursor").is_null()) break;
