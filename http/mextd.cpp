@@ -5,6 +5,7 @@
 // accepting, lets the engine commit what it was given, and exits.
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -87,6 +88,30 @@ int fail(const std::string& event, const caf::error& err) {
   return 1;
 }
 
+// Descriptors kept for the store, uploads, backups, logs and the listener beyond the sockets.
+constexpr rlim_t reserved_descriptors = 512;
+
+// Raises the soft open-file limit to the hard one, then lowers max_connections to what it
+// leaves: past it accept() would fail on descriptors that LMDB and file writes need as well.
+void fit_connections_to_file_limit(std::size_t& max_connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0) return;
+  if (lim.rlim_cur < lim.rlim_max) {
+    rlimit raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0) lim = raised;
+  }
+  if (lim.rlim_cur == RLIM_INFINITY) return;
+  rlim_t room = lim.rlim_cur > reserved_descriptors * 2 ? lim.rlim_cur - reserved_descriptors
+                                                        : lim.rlim_cur / 2;
+  if (max_connections <= room) return;
+  log::warn("mextd.max_connections_lowered")
+      .field("configured", static_cast<uint64_t>(max_connections))
+      .field("open_file_limit", static_cast<uint64_t>(lim.rlim_cur))
+      .field("max_connections", static_cast<uint64_t>(room));
+  max_connections = static_cast<std::size_t>(room);
+}
+
 int run(const http::mextd_settings& s) {
   log::set_min_level(s.log_level);
   // Signals are taken by sigwait in main: blocked here, before any thread starts, so every
@@ -114,6 +139,7 @@ int run(const http::mextd_settings& s) {
   }
 
   auto server_settings = http::to_server_settings(s);
+  fit_connections_to_file_limit(server_settings.max_connections);
   if (!s.plain_http && (s.tls_cert.empty() || s.tls_key.empty())) {
     if (auto err =
             http::ensure_self_signed(s.data_dir, server_settings.tls_cert, server_settings.tls_key))

@@ -32,6 +32,9 @@ void add_sampled_metrics(const api& a, const server& srv) {
   if (!a.metrics) return;
   a.metrics->add_sampled("mext_http_open_connections", "gauge", "Client connections now open.",
                          [&srv] { return static_cast<double>(srv.open_connections()); });
+  a.metrics->add_sampled("mext_http_refused_connections_total", "counter",
+                         "Connections closed on arrival because max-connections were open.",
+                         [&srv] { return static_cast<double>(srv.refused_connections()); });
   if (auto cache = a.booth_lists) {
     a.metrics->add_sampled("mext_booth_list_cache_hits_total", "counter",
                            "Booth list pages served from the cache.",

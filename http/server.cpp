@@ -347,6 +347,10 @@ struct shared_state {
   std::mutex mu;
   bool open = true;
   uint64_t next_id = 0;
+  // Connections refused at max_connections; the warning about them goes out once a second.
+  uint64_t refused = 0;
+  uint64_t refused_logged = 0;
+  std::chrono::steady_clock::time_point refusal_logged_at{};
   // The registry owns the connections, so stop() can close them all; a connection removes itself
   // when it ends.
   std::unordered_map<uint64_t, std::shared_ptr<session_base>> sessions;
@@ -1287,16 +1291,38 @@ struct server::impl {
     auto endpoint = socket.remote_endpoint(ignored);
     std::string remote_ip = ignored ? std::string{} : endpoint.address().to_string();
     std::shared_ptr<session_base> conn;
+    uint64_t refused_since_log = 0;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (!state->open) return;
-      uint64_t id = ++state->next_id;
-      if (tls)
-        conn =
-            std::make_shared<tls_session>(state, id, std::move(remote_ip), std::move(socket), *tls);
-      else
-        conn = std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));
-      state->sessions.emplace(id, conn);
+      if (state->sessions.size() >= state->settings.max_connections) {
+        ++state->refused;
+        auto now = std::chrono::steady_clock::now();
+        if (now - state->refusal_logged_at >= std::chrono::seconds(1)) {
+          refused_since_log = state->refused - state->refused_logged;
+          state->refused_logged = state->refused;
+          state->refusal_logged_at = now;
+        }
+      } else {
+        uint64_t id = ++state->next_id;
+        if (tls)
+          conn = std::make_shared<tls_session>(state, id, std::move(remote_ip), std::move(socket),
+                                               *tls);
+        else
+          conn =
+              std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));
+        state->sessions.emplace(id, conn);
+      }
+    }
+    if (!conn) {
+      // Closed before a byte is read: the peer sees the connection end and may come back.
+      socket.close(ignored);
+      if (refused_since_log > 0)
+        log::warn("http.connections_refused")
+            .field("max_connections", static_cast<uint64_t>(settings().max_connections))
+            .field("refused", refused_since_log);
+      do_accept();
+      return;
     }
     conn->run();
     do_accept();
@@ -1341,6 +1367,11 @@ uint16_t server::port() const {
 std::size_t server::open_connections() const {
   std::lock_guard<std::mutex> lock(impl_->state->mu);
   return impl_->state->sessions.size();
+}
+
+uint64_t server::refused_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->state->mu);
+  return impl_->state->refused;
 }
 
 caf::error server::start() {

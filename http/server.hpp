@@ -173,6 +173,9 @@ struct server_settings {
   std::size_t max_body_bytes = 1024 * 1024;  // for routes without a limit of their own
   std::size_t max_header_bytes = 16 * 1024;
   std::chrono::seconds read_timeout{15}, idle_timeout{60};
+  // Connections open at once (HTTP and WebSocket); one more is closed as soon as it is accepted,
+  // so that a flood of them cannot take the descriptors the store and the files need.
+  std::size_t max_connections = 19000;
   ws_settings ws;
 };
 
@@ -193,6 +196,8 @@ class server {
   uint16_t port() const;
   // Connections accepted and not yet closed (HTTP and, later, upgraded ones).
   std::size_t open_connections() const;
+  // Connections closed on arrival because max_connections were open.
+  uint64_t refused_connections() const;
   // Stops accepting, closes every connection and joins the I/O threads. Idempotent; must not be
   // called from a handler.
   void stop();

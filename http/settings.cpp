@@ -181,6 +181,12 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("http-idle-timeout-s", v, 1, 86400, s.http_idle_timeout_s);
        }},
+      {"max-connections", "N", "19000",
+       "connections open at once; more are closed on arrival (at most the open-file limit less "
+       "512)",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-connections", v, 1, 10'000'000, s.max_connections);
+       }},
       {"connection-log-retention-days", "N", "365",
        "days connection data (time, IP, device...) is kept before it is purged",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
@@ -575,6 +581,7 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.max_body_bytes = s.max_body_bytes;
   out.read_timeout = std::chrono::seconds{s.http_read_timeout_s};
   out.idle_timeout = std::chrono::seconds{s.http_idle_timeout_s};
+  out.max_connections = static_cast<std::size_t>(s.max_connections);
   out.ws.max_message_bytes = s.ws_max_message_bytes;
   out.ws.queue_max_messages = s.ws_queue_max_messages;
   out.ws.queue_max_bytes = s.ws_queue_max_bytes;

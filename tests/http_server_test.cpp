@@ -539,6 +539,44 @@ BOOST_AUTO_TEST_CASE(plain_http_on_loopback_serves_without_hsts) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_FIXTURE_TEST_CASE(connections_beyond_max_connections_are_closed_and_room_is_made_again,
+                        server_fixture) {
+  add_echo_route();
+  mh::server_settings s;
+  s.plain_http = true;
+  s.max_connections = 2;
+  start(s);
+  client::options plain{false, {}, 0};
+  auto first = std::make_unique<client>(srv->port(), plain);
+  client second(srv->port(), plain);
+  BOOST_TEST(
+      first->exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).result_int() ==
+      200u);
+  BOOST_TEST(
+      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/2/content")).result_int() ==
+      200u);
+  // The third is accepted by the kernel, then closed by the server before it reads a byte.
+  client third(srv->port(), plain);
+  BOOST_TEST(third.closed_by_server());
+  BOOST_TEST(srv->refused_connections() == 1u);
+  BOOST_TEST(srv->open_connections() == 2u);
+  // The ones open keep being served, and a closed one makes room for a newcomer.
+  BOOST_TEST(
+      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/3/content")).result_int() ==
+      200u);
+  first->close();
+  first.reset();
+  auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (srv->open_connections() > 1 && std::chrono::steady_clock::now() < gone_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE(srv->open_connections() == 1u);
+  client fourth(srv->port(), plain);
+  BOOST_TEST(
+      fourth.exchange(make_request(bhttp::verb::get, "/api/v1/booths/4/content")).result_int() ==
+      200u);
+  BOOST_TEST(srv->refused_connections() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(plain_http_on_0_0_0_0_is_refused_by_start) {
   mh::server_settings s;
   s.host = "0.0.0.0";
@@ -660,6 +698,8 @@ BOOST_AUTO_TEST_CASE(settings_have_the_documented_defaults) {
   auto server = mh::to_server_settings(*s);
   BOOST_TEST(server.read_timeout.count() == 15);
   BOOST_TEST(server.idle_timeout.count() == 60);
+  BOOST_TEST(s->max_connections == 19000u);
+  BOOST_TEST(server.max_connections == 19000u);
   BOOST_TEST(s->commit_batch_max == 1024u);
   BOOST_TEST(s->commit_max_wait_us == 0u);
   BOOST_TEST(s->snapshot_every == 100u);
