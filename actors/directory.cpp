@@ -104,6 +104,16 @@ void on_down(directory_self self, const caf::down_msg& dm) {
   }
 }
 
+// Marks the entry of `id` as on its way out when the sender is its actor: lookups then wait for
+// its end. False when the sender is not (or no longer) the actor handed out for `id`.
+bool hand_out_no_more(directory_self self, const std::string& id) {
+  auto sender = caf::actor_cast<caf::actor>(self->current_sender());
+  auto i = self->state.entries.find(id);
+  if (i == self->state.entries.end() || i->second.handle != sender) return false;
+  i->second.passivating = true;
+  return true;
+}
+
 directory_actor::behavior_type directory_behavior(directory_self self, std::shared_ptr<runtime> rt,
                                                   factory_map factories) {
   self->state.rt = std::move(rt);
@@ -129,12 +139,10 @@ directory_actor::behavior_type directory_behavior(directory_self self, std::shar
       [=](resolve_atom, const std::string& id) { return lookup(self, id, false); },
       [=](activate_atom, const std::string& id) { return lookup(self, id, true); },
       [=](idle_atom, const std::string& id) {
-        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-        auto& st = self->state;
-        auto i = st.entries.find(id);
-        if (i != st.entries.end() && i->second.handle == sender) i->second.passivating = true;
+        hand_out_no_more(self, id);
         // Not (or no longer) ours to hand out: it may go either way.
-        if (sender) caf::anon_send(sender, passivate_atom::value);
+        if (auto sender = caf::actor_cast<caf::actor>(self->current_sender()))
+          caf::anon_send(sender, passivate_atom::value);
       },
       [=](busy_atom, const std::string& id) {
         auto sender = caf::actor_cast<caf::actor>(self->current_sender());
@@ -144,12 +152,7 @@ directory_actor::behavior_type directory_behavior(directory_self self, std::shar
         for (auto& w : i->second.waiting) w.promise.deliver(i->second.handle);
         i->second.waiting.clear();
       },
-      [=](leaving_atom, const std::string& id) {
-        auto sender = caf::actor_cast<caf::actor>(self->current_sender());
-        auto i = self->state.entries.find(id);
-        if (i != self->state.entries.end() && i->second.handle == sender)
-          i->second.passivating = true;
-      },
+      [=](leaving_atom, const std::string& id) { hand_out_no_more(self, id); },
       [=](list_atom, const std::string& kind, uint32_t limit) {
         std::vector<resident_info> out;
         for (auto& [id, e] : self->state.entries) {

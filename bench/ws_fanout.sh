@@ -117,7 +117,7 @@ load_args() {  # load_args SERVER TRANSPORT
 }
 
 echo "# ws fan-out, $(date -u), nproc $(nproc), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
-echo "# mextd $MEXTD ($(git -C "$ROOT" describe --always --dirty 2>/dev/null)), node $(node --version), step ${STEP}s"
+echo "# mextd $MEXTD, repository at $(git -C "$ROOT" describe --always --dirty 2>/dev/null), node $(node --version), step ${STEP}s"
 for transport in $TRANSPORTS; do
   [[ " $PARTS " == *" fanout "* ]] || break
   for server in $SERVERS; do
