@@ -25,11 +25,11 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
 #include "http/tls.hpp"
+#include "http/ws_frames.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/log.hpp"
 
@@ -410,19 +410,17 @@ class pending_response {
   std::atomic<bool> answered_{false};
 };
 
-// The next layer of a WebSocket stream, gathering its writes: bytes written while a flush is in
-// flight wait in `pending_` and leave with the next flush, so a fan-out burst costs one TLS record
-// and one syscall per connection instead of one per frame. Beast writes only control frames
-// (ping, pong, close) through async_write_some, each one small buffer and so taken whole; data
-// frames are encoded straight into `pending_` by the session (append_text_frame), which avoids a
-// composed write operation and a completion per frame. Past `cap` pending bytes nothing more is
-// taken until the flush completes, so a client that does not read still fills the connection's
-// send queue and is closed for it.
+// A WebSocket connection's writer, gathering its writes: frames appended while a flush is in
+// flight wait in `pending_` and leave with the next flush, so a fan-out burst costs one TLS
+// record and one syscall per connection instead of one per frame. The session encodes every
+// frame (data and control) straight into `pending_`, so no composed write operation and no
+// completion is spent per frame. The session moves no more data frames in while `cap` bytes
+// wait, so a client that does not read still fills the connection's send queue and is closed
+// for it.
 template <class Next>
 class corked_stream {
  public:
   using executor_type = typename Next::executor_type;
-  using next_layer_type = Next;
   static constexpr std::size_t cap = 64 * 1024;
 
   template <class... Args>
@@ -430,38 +428,9 @@ class corked_stream {
 
   executor_type get_executor() noexcept { return next_.get_executor(); }
   Next& next_layer() noexcept { return next_; }
-  const Next& next_layer() const noexcept { return next_; }
 
   // What keeps the owner alive while a flush is in flight (the owner holds this stream).
   void keep_alive_with(std::function<std::shared_ptr<void>()> f) { keep_alive_ = std::move(f); }
-
-  template <class MutableBuffers, class Handler>
-  auto async_read_some(const MutableBuffers& buffers, Handler&& handler) {
-    return next_.async_read_some(buffers, std::forward<Handler>(handler));
-  }
-
-  template <class ConstBuffers, class Handler>
-  auto async_write_some(const ConstBuffers& buffers, Handler&& handler) {
-    return net::async_initiate<Handler, void(beast::error_code, std::size_t)>(
-        [this](auto h, const ConstBuffers& b) {
-          const auto n = net::buffer_size(b);
-          if (error_) return complete(std::move(h), error_, 0);
-          if (flushing_ && pending_.size() >= cap) {
-            // Back-pressure: this write waits for the flush in flight.
-            auto held = std::make_shared<decltype(h)>(std::move(h));
-            waiting_ = [this, held, b, n] {
-              if (error_) return complete(std::move(*held), error_, 0);
-              append(b);
-              complete(std::move(*held), {}, n);
-            };
-            return;
-          }
-          append(b);
-          complete(std::move(h), {}, n);
-          if (!flushing_) flush();
-        },
-        handler, buffers);
-  }
 
   // Runs f once everything taken so far is written (or failed).
   void after_flush(std::function<void()> f) {
@@ -474,26 +443,11 @@ class corked_stream {
   bool busy() const noexcept { return flushing_ || !pending_.empty(); }
   bool failed() const noexcept { return static_cast<bool>(error_); }
 
-  // Appends one unmasked, unfragmented text frame (RFC 6455 5.2): a server's frames carry no
-  // mask, so the header is the opcode byte and the payload length.
-  void append_text_frame(const std::string& payload) {
-    unsigned char header[10];
-    std::size_t n = 0;
-    header[n++] = 0x81;  // FIN, text
-    const uint64_t len = payload.size();
-    if (len < 126) {
-      header[n++] = static_cast<unsigned char>(len);
-    } else if (len <= 0xffff) {
-      header[n++] = 126;
-      header[n++] = static_cast<unsigned char>(len >> 8);
-      header[n++] = static_cast<unsigned char>(len);
-    } else {
-      header[n++] = 127;
-      for (int shift = 56; shift >= 0; shift -= 8)
-        header[n++] = static_cast<unsigned char>(len >> shift);
-    }
-    pending_.insert(pending_.end(), header, header + n);
-    pending_.insert(pending_.end(), payload.begin(), payload.end());
+  void append_frame(unsigned char opcode, std::string_view payload) {
+    append_ws_frame(pending_, opcode, payload);
+  }
+  void append_bytes(std::string_view bytes) {
+    pending_.insert(pending_.end(), bytes.begin(), bytes.end());
   }
 
   // Starts a flush of what is pending unless one is in flight.
@@ -506,18 +460,6 @@ class corked_stream {
   void on_flushed(std::function<void()> f) { on_flushed_ = std::move(f); }
 
  private:
-  template <class H>
-  void complete(H&& h, beast::error_code ec, std::size_t n) {
-    net::post(get_executor(), beast::bind_front_handler(std::forward<H>(h), ec, n));
-  }
-
-  template <class ConstBuffers>
-  void append(const ConstBuffers& b) {
-    const auto old = pending_.size();
-    pending_.resize(old + net::buffer_size(b));
-    net::buffer_copy(net::buffer(pending_.data() + old, pending_.size() - old), b);
-  }
-
   void flush() {
     flushing_ = true;
     inflight_.swap(pending_);
@@ -530,17 +472,13 @@ class corked_stream {
   void flushed(beast::error_code ec) {
     flushing_ = false;
     inflight_.clear();
-    // A connection that was busy once should not keep a large buffer while idle.
-    if (inflight_.capacity() > cap) inflight_.shrink_to_fit();
     if (ec) error_ = ec;
-    if (auto w = std::move(waiting_)) {
-      waiting_ = nullptr;
-      w();
-    }
     if (on_flushed_) on_flushed_();
     if (flushing_) return;
     if (!error_ && !pending_.empty()) return flush();
-    if (pending_.capacity() > cap) pending_.shrink_to_fit();
+    // An idle connection keeps no write buffer: the next burst allocates its own.
+    inflight_.shrink_to_fit();
+    pending_.shrink_to_fit();
     auto done = std::move(after_flush_);
     after_flush_.clear();
     for (auto& f : done) f();
@@ -550,28 +488,10 @@ class corked_stream {
   std::vector<unsigned char> pending_, inflight_;
   bool flushing_ = false;
   beast::error_code error_;
-  std::function<void()> waiting_;
   std::vector<std::function<void()>> after_flush_;
   std::function<void()> on_flushed_;
   std::function<std::shared_ptr<void>()> keep_alive_;
 };
-
-// The closing handshake tears the connection down through the corked layer: what is still
-// pending (the close frame itself) is written first.
-template <class Next, class Handler>
-void async_teardown(beast::role_type role, corked_stream<Next>& s, Handler&& handler) {
-  auto held = std::make_shared<std::decay_t<Handler>>(std::forward<Handler>(handler));
-  s.after_flush([role, &s, held] {
-    using boost::beast::websocket::async_teardown;
-    async_teardown(role, s.next_layer(), std::move(*held));
-  });
-}
-
-template <class Next>
-void teardown(beast::role_type role, corked_stream<Next>& s, beast::error_code& ec) {
-  using boost::beast::websocket::teardown;
-  teardown(role, s.next_layer(), ec);
-}
 
 // What the application holds of an upgraded connection: a handle that reaches the connection
 // only while it is open. The connection detaches it when it ends, so that no send or close from
@@ -608,23 +528,33 @@ class ws_handle final : public ws_connection {
   ws_connection* target_ = nullptr;
 };
 
-// An upgraded connection. Reads run back to back on the strand; sends from any thread go through
-// a bounded queue drained by one write at a time. Closing flushes what is queued first; a stalled
-// write or closing handshake is cut after ws_settings::close_timeout.
+// An upgraded connection. Sends from any thread go through a bounded queue that the strand
+// moves into the writer; frames are read and parsed on the strand by ws_frame_reader. A plain
+// connection waits for its socket to become readable and then reads into a buffer on the
+// stack, so that an idle one holds no read buffer; a TLS one keeps a pending read (OpenSSL may
+// hold decrypted bytes the socket no longer shows). Closing flushes what is queued first; a
+// stalled write or closing handshake is cut after ws_settings::close_timeout, and a peer silent
+// for ws_settings::idle_timeout (a ping goes out at half of it) is cut too.
 template <class Stream>
-class ws_session final : public session_base, public ws_connection {
+class ws_session final : public session_base, public ws_connection, private ws_frame_sink {
  public:
+  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  // `accept_key` answers the client's Sec-WebSocket-Key; `early` holds bytes the client sent
+  // after its upgrade request, read along with it.
   ws_session(std::shared_ptr<shared_state> state, uint64_t id, Stream&& stream, request req,
-             bhttp::request<bhttp::string_body> upgrade, ws_open_fn open)
+             std::string accept_key, std::string early, ws_open_fn open)
       : state_(std::move(state)),
         settings_(state_->settings.ws),
         id_(id),
-        ws_(std::move(stream)),
-        executor_(ws_.get_executor()),
+        cork_(std::move(stream)),
+        executor_(cork_.get_executor()),
         req_(std::move(req)),
-        upgrade_(std::move(upgrade)),
+        accept_key_(std::move(accept_key)),
+        early_(std::move(early)),
         open_(std::move(open)),
-        close_timer_(executor_) {}
+        timer_(executor_),
+        reader_(settings_.max_message_bytes) {}
 
   ~ws_session() override { handle_->detach(); }
 
@@ -654,9 +584,8 @@ class ws_session final : public session_base, public ws_connection {
         queued_bytes_ + bytes > settings_.queue_max_bytes) {
       // Too slow a reader: what waits is dropped now, so its memory is freed at once.
       refusing_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
-      close_code_ = websocket::close_code::policy_error;
+      drop_queue();
+      close_code_ = ws_close::policy;
       close_text_ = "too slow: the send queue is full";
       net::post(executor_, [self = self_ptr()] {
         log::warn("ws.slow_consumer").field("connection", self->id_);
@@ -681,9 +610,7 @@ class ws_session final : public session_base, public ws_connection {
       std::lock_guard<std::mutex> lock(queue_mu_);
       if (refusing_) return;
       refusing_ = true;
-      close_code_ = static_cast<websocket::close_code>(code);
-      // A close reason is at most 123 bytes on the wire.
-      if (reason.size() > 120) reason.resize(120);
+      close_code_ = code;
       close_text_ = std::move(reason);
     }
     net::post(executor_, [self = self_ptr()] { self->begin_close(); });
@@ -692,115 +619,181 @@ class ws_session final : public session_base, public ws_connection {
   uint64_t id() const override { return id_; }
 
  private:
+  using clock = std::chrono::steady_clock;
+  // One read takes at most this much; larger messages arrive over several reads.
+  static constexpr std::size_t read_chunk = 16 * 1024;
+
   std::shared_ptr<ws_session> self_ptr() {
     return std::static_pointer_cast<ws_session>(session_base::shared_from_this());
   }
 
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(ws_); }
+  beast::tcp_stream& lowest() { return beast::get_lowest_layer(cork_.next_layer()); }
 
   void accept() {
-    ws_.next_layer().keep_alive_with([self = std::weak_ptr<session_base>(self_ptr())] {
+    cork_.keep_alive_with([self = std::weak_ptr<session_base>(self_ptr())] {
       return std::shared_ptr<void>(self.lock());
     });
     // A flush in flight holds the session (keep_alive_with), so `this` outlives the call.
-    ws_.next_layer().on_flushed([this] { write_next(); });
-    // The WebSocket stream keeps its own timers; the TCP stream's would cut idle connections.
+    cork_.on_flushed([this] { write_next(); });
+    // This session keeps its own timer; the TCP stream's would cut idle connections.
     lowest().expires_never();
-    websocket::stream_base::timeout t{};
-    t.handshake_timeout = settings_.close_timeout;
-    t.idle_timeout = settings_.idle_timeout;
-    t.keep_alive_pings = true;
-    ws_.set_option(t);
-    // The stream's own cap is a backstop: on_read enforces the limit first, so that the rest of
-    // an oversized message is drained by the closing handshake and the client reads its 1009.
-    ws_.read_message_max(settings_.max_message_bytes + read_chunk);
-    ws_.auto_fragment(false);
-    ws_.set_option(websocket::stream_base::decorator(
-        [](websocket::response_type& res) { res.set(bhttp::field::server, "mextd"); }));
-    ws_.async_accept(upgrade_, [self = self_ptr()](beast::error_code ec) {
-      self->upgrade_ = {};
-      if (ec) {
-        log::debug("ws.handshake_failed").field("reason", ec.message());
-        return self->abort();
-      }
-      self->opened();
-    });
-  }
+    if constexpr (!is_tls) {
+      // Reads are attempted when the socket is readable and must not block when it is not.
+      beast::error_code ec;
+      lowest().socket().non_blocking(true, ec);
+      if (ec) return abort();
+    }
+    cork_.append_bytes(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Accept: " +
+        accept_key_ + "\r\nServer: mextd\r\n\r\n");
+    std::string().swap(accept_key_);
+    cork_.kick();
+    last_received_ = clock::now();
+    arm_idle_timer();
 
-  void opened() {
     handle_->attach(this);
     peer_ = open_(req_, handle_);
     open_ = nullptr;
     req_ = {};
-    if (!peer_) return close(static_cast<uint16_t>(websocket::close_code::internal_error), "");
+    if (!peer_) return close(ws_close::internal_error, "");
+    if (!early_.empty()) {
+      std::string early;
+      early.swap(early_);
+      consume(early.data(), early.size());
+    }
     read_next();
   }
-
-  static constexpr std::size_t read_chunk = 16 * 1024;
 
   void read_next() {
-    ws_.async_read_some(
-        read_buffer_, read_chunk,
-        [self = self_ptr()](beast::error_code ec, std::size_t) { self->on_read(ec); });
+    if (closed_ || reader_.done()) return;
+    if constexpr (is_tls) {
+      if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(read_chunk);
+      cork_.next_layer().async_read_some(net::buffer(tls_buffer_.get(), read_chunk),
+                                         [self = self_ptr()](beast::error_code ec, std::size_t n) {
+                                           if (self->closed_) return;
+                                           if (ec) return self->read_ended(ec);
+                                           self->consume(self->tls_buffer_.get(), n);
+                                           self->read_next();
+                                         });
+    } else {
+      lowest().socket().async_wait(tcp::socket::wait_read,
+                                   [self = self_ptr()](beast::error_code ec) {
+                                     if (self->closed_) return;
+                                     if (ec) return self->read_ended(ec);
+                                     self->read_ready();
+                                   });
+    }
   }
 
-  void on_read(beast::error_code ec) {
-    // Invalid UTF-8 (1007) and protocol errors were answered with their close code by the stream
-    // itself; whatever it was, the connection is over.
-    if (ec) {
-      if (ec != websocket::error::closed && ec != net::error::operation_aborted)
-        log::debug("ws.read_ended").field("connection", id_).field("reason", ec.message());
-      return finish_when_written();
+  // The plain socket is readable: read what it has into the stack, a few rounds at most so
+  // that one busy client does not hold the I/O thread.
+  void read_ready() {
+    char buffer[read_chunk];
+    for (int round = 0; round < 4; ++round) {
+      beast::error_code ec;
+      const std::size_t n = lowest().socket().read_some(net::buffer(buffer), ec);
+      if (ec == net::error::would_block || ec == net::error::try_again) break;
+      if (ec) return read_ended(ec);
+      consume(buffer, n);
+      if (closed_ || reader_.done()) return;
+      if (n < sizeof buffer) break;
     }
-    if (!ws_.got_text()) {
-      read_buffer_.clear();
-      close(static_cast<uint16_t>(websocket::close_code::unknown_data),
-            "binary frames are not accepted");
-      return read_next();
-    }
-    if (read_buffer_.size() > settings_.max_message_bytes) {
-      read_buffer_.clear();
-      read_buffer_.shrink_to_fit();
-      // No further read: the closing handshake reads (and drops) the rest of the message.
-      return close(
-          static_cast<uint16_t>(websocket::close_code::too_big),
-          "a message is at most " + std::to_string(settings_.max_message_bytes) + " bytes");
-    }
-    if (!ws_.is_message_done()) return read_next();
-    auto text = beast::buffers_to_string(read_buffer_.data());
-    read_buffer_.clear();
-    // An idle connection keeps no read buffer: the next message allocates its own.
-    read_buffer_.shrink_to_fit();
-    if (peer_) peer_->on_text(std::move(text));
     read_next();
+  }
+
+  void consume(const char* data, std::size_t n) {
+    last_received_ = clock::now();
+    ping_sent_ = false;
+    reader_.feed(data, n, *this);
+  }
+
+  // The peer went away or the read failed: a write still in flight may finish on its own.
+  void read_ended(beast::error_code ec) {
+    if (ec != net::error::eof && ec != net::error::operation_aborted &&
+        ec != net::error::connection_reset)
+      log::debug("ws.read_ended").field("connection", id_).field("reason", ec.message());
+    read_ended_ = true;
+    if (!cork_.busy()) return abort();
+    begin_close();
+  }
+
+  // ws_frame_sink: what the reader found.
+  void on_ws_text(std::string text) override {
+    if (peer_ && !close_requested_) peer_->on_text(std::move(text));
+  }
+  void on_ws_binary() override {
+    close(ws_close::unsupported_data, "binary frames are not accepted");
+  }
+  void on_ws_too_big() override {
+    // The reader drops the rest of the message; the client reads this close code.
+    close(ws_close::too_big,
+          "a message is at most " + std::to_string(settings_.max_message_bytes) + " bytes");
+  }
+  void on_ws_ping(std::string_view payload) override {
+    if (close_started_) return;
+    cork_.append_frame(ws_opcode::pong, payload);
+    cork_.kick();
+  }
+  void on_ws_pong() override {}
+  void on_ws_close(uint16_t code) override {
+    peer_closed_ = true;
+    if (!close_started_) {
+      refuse_more();
+      // The usual answer echoes the peer's code (RFC 6455 5.5.1).
+      send_close_frame(code == 0 ? std::string() : ws_close_payload(code, ""));
+    }
+    teardown_after_flush();
+  }
+  void on_ws_error(uint16_t code, const char* reason) override {
+    log::debug("ws.protocol_error").field("connection", id_).field("reason", reason);
+    if (!close_started_) {
+      refuse_more();
+      send_close_frame(ws_close_payload(code, reason));
+    }
+    teardown_after_flush();
+  }
+
+  void refuse_more() {
+    std::lock_guard<std::mutex> lock(queue_mu_);
+    refusing_ = true;
+    drop_queue();
+  }
+
+  // Called with queue_mu_ held.
+  void drop_queue() {
+    std::vector<std::shared_ptr<const std::string>>().swap(queue_);
+    queued_bytes_ = 0;
   }
 
   // Moves queued frames into the connection's write buffer, as many as it has room for, and
   // starts a flush. Whatever does not fit waits in the queue (where its limits apply) until the
   // flush completes and calls this again.
   void write_next() {
-    auto& cork = ws_.next_layer();
     if (closed_) return;
-    if (cork.failed()) return abort();
-    // Nothing may follow a close frame, ours or the one Beast answered the peer's close with.
-    if (close_started_ || !ws_.is_open()) return;
-    taking_.clear();
+    if (cork_.failed()) return abort();
+    // Nothing may follow a close frame, ours or the one answering the peer's.
+    if (close_started_ || peer_closed_) return;
+    std::vector<std::shared_ptr<const std::string>> taking;
     bool emptied;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
-      std::size_t bytes = 0;
-      while (!queue_.empty() && (cork.has_room() && bytes < corked_stream<Stream>::cap)) {
-        bytes += queue_.front()->size();
-        queued_bytes_ -= queue_.front()->size();
-        taking_.push_back(std::move(queue_.front()));
-        queue_.pop_front();
+      std::size_t bytes = 0, n = 0;
+      while (n < queue_.size() && cork_.has_room() && bytes < corked_stream<Stream>::cap)
+        bytes += queue_[n++]->size();
+      queued_bytes_ -= bytes;
+      if (n == queue_.size()) {
+        taking.swap(queue_);
+      } else {
+        taking.assign(std::make_move_iterator(queue_.begin()),
+                      std::make_move_iterator(queue_.begin() + static_cast<std::ptrdiff_t>(n)));
+        queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
       }
       emptied = queue_.empty();
       if (emptied) drain_posted_ = false;
     }
-    for (auto& f : taking_) cork.append_text_frame(*f);
-    taking_.clear();
-    cork.kick();
+    for (auto& f : taking) cork_.append_frame(ws_opcode::text, *f);
+    cork_.kick();
     if (emptied && close_requested_) start_close();
   }
 
@@ -808,49 +801,103 @@ class ws_session final : public session_base, public ws_connection {
   void begin_close() {
     if (close_requested_ || closed_) return;
     close_requested_ = true;
-    close_timer_.expires_after(settings_.close_timeout);
-    close_timer_.async_wait([self = self_ptr()](beast::error_code ec) {
-      if (!ec) self->abort();
-    });
+    arm_close_timer();
     bool idle;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       idle = !drain_posted_;
     }
-    // Frames already in the write buffer go out before the close frame Beast appends after them.
+    // Frames already in the write buffer go out before the close frame appended after them.
     if (idle) start_close();
   }
 
   void start_close() {
     if (close_started_ || closed_) return;
-    close_started_ = true;
-    websocket::close_reason reason;
+    std::string payload;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
-      reason = websocket::close_reason(close_code_, close_text_);
+      payload = ws_close_payload(close_code_, close_text_);
     }
-    ws_.async_close(reason, [self = self_ptr()](beast::error_code) { self->abort(); });
+    send_close_frame(std::move(payload));
+    // With the peer's reading side gone there is no close frame to wait for.
+    if (peer_closed_ || read_ended_ || reader_.done()) teardown_after_flush();
   }
 
-  // The peer closed or the read failed: a write still in flight may finish on its own.
-  void finish_when_written() {
-    if (closed_ || !ws_.next_layer().busy()) return abort();
-    begin_close();
+  void send_close_frame(std::string payload) {
+    close_started_ = true;
+    arm_close_timer();
+    cork_.append_frame(ws_opcode::close, payload);
+    cork_.kick();
+    // The rest of any message is read and dropped while the peer's close frame is awaited.
+    reader_.discard_data();
+  }
+
+  void teardown_after_flush() {
+    if (teardown_started_ || closed_) return;
+    teardown_started_ = true;
+    cork_.after_flush([self = self_ptr()] { self->teardown(); });
+  }
+
+  // The closing handshake is over: TLS says close_notify (bounded by the close timer), then the
+  // socket goes.
+  void teardown() {
+    if (closed_) return;
+    if constexpr (is_tls) {
+      if (!cork_.failed()) {
+        cork_.next_layer().async_shutdown(
+            [self = self_ptr()](beast::error_code) { self->abort(); });
+        return;
+      }
+    }
+    abort();
+  }
+
+  // One timer serves both deadlines: the idle one until closing starts, the close one after.
+  void arm_idle_timer() {
+    if (settings_.idle_timeout.count() <= 0 || close_timer_armed_ || closed_) return;
+    const auto wait = ping_sent_ ? settings_.idle_timeout : settings_.idle_timeout / 2;
+    timer_.expires_at(last_received_ + wait);
+    timer_.async_wait([self = self_ptr()](beast::error_code ec) {
+      if (!ec) self->on_idle_timer();
+    });
+  }
+
+  void on_idle_timer() {
+    if (closed_ || close_timer_armed_) return;
+    const auto silent = clock::now() - last_received_;
+    if (silent >= settings_.idle_timeout) {
+      log::debug("ws.idle_timeout").field("connection", id_);
+      return abort();
+    }
+    if (!ping_sent_ && silent >= settings_.idle_timeout / 2) {
+      ping_sent_ = true;
+      cork_.append_frame(ws_opcode::ping, {});
+      cork_.kick();
+    }
+    arm_idle_timer();
+  }
+
+  void arm_close_timer() {
+    if (close_timer_armed_) return;
+    close_timer_armed_ = true;
+    timer_.expires_after(settings_.close_timeout);
+    timer_.async_wait([self = self_ptr()](beast::error_code ec) {
+      if (!ec) self->abort();
+    });
   }
 
   void abort() {
     if (closed_) return;
     closed_ = true;
     handle_->detach();
-    close_timer_.cancel();
+    timer_.cancel();
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);
     lowest().close();
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
       refusing_ = true;
-      queue_.clear();
-      queued_bytes_ = 0;
+      drop_queue();
     }
     if (auto peer = std::move(peer_)) peer->on_closed();
     forget_connection(*state_, id_);
@@ -859,26 +906,33 @@ class ws_session final : public session_base, public ws_connection {
   std::shared_ptr<shared_state> state_;
   const ws_settings& settings_;
   const uint64_t id_;
-  websocket::stream<corked_stream<Stream>> ws_;
+  corked_stream<Stream> cork_;
   const net::any_io_executor executor_;
   request req_;
-  bhttp::request<bhttp::string_body> upgrade_;
+  std::string accept_key_;
+  std::string early_;
   ws_open_fn open_;
   std::shared_ptr<ws_peer> peer_;
   std::shared_ptr<ws_handle> handle_ = std::make_shared<ws_handle>(id_);
-  beast::flat_buffer read_buffer_;
-  net::steady_timer close_timer_;
-  std::vector<std::shared_ptr<const std::string>> taking_;  // write_next's scratch, on the strand
+  net::steady_timer timer_;
+  ws_frame_reader reader_;
+  std::unique_ptr<char[]> tls_buffer_;  // TLS only, from the first read on
+  clock::time_point last_received_;
+  bool ping_sent_ = false;
+  bool close_timer_armed_ = false;
   bool close_requested_ = false;
   bool close_started_ = false;
+  bool peer_closed_ = false;
+  bool read_ended_ = false;
+  bool teardown_started_ = false;
   bool closed_ = false;
 
   std::mutex queue_mu_;  // guards what send() and close() touch from other threads
-  std::deque<std::shared_ptr<const std::string>> queue_;
+  std::vector<std::shared_ptr<const std::string>> queue_;
   std::size_t queued_bytes_ = 0;
   bool drain_posted_ = false;
   bool refusing_ = false;
-  websocket::close_code close_code_ = websocket::close_code::normal;
+  uint16_t close_code_ = ws_close::normal;
   std::string close_text_;
 };
 
@@ -1072,6 +1126,14 @@ class session final : public session_base {
         r.headers.emplace_back("Upgrade", "websocket");
         return on_response(std::move(r));
       }
+      if (to_std(msg[bhttp::field::sec_websocket_version]) != "13") {
+        auto r = problem(426, "Upgrade Required", "this server speaks WebSocket version 13");
+        r.headers.emplace_back("Sec-WebSocket-Version", "13");
+        return on_response(std::move(r));
+      }
+      if (!is_valid_ws_key(to_std(msg[bhttp::field::sec_websocket_key])))
+        return on_response(
+            problem(400, "Bad Request", "Sec-WebSocket-Key must be the base64 of 16 bytes"));
       upgrade_.emplace(std::move(msg));
     }
     auto pending = std::make_shared<pending_response>(state_, weak_from_this());
@@ -1093,8 +1155,13 @@ class session final : public session_base {
         .field("method", method_)
         .field("route", route_)
         .field("status", 101);
-    auto ws = std::make_shared<ws_session<Stream>>(state_, id_, std::move(stream_), std::move(req_),
-                                                   std::move(*upgrade_), *ws_open_);
+    auto accept_key = ws_accept_key(to_std((*upgrade_)[bhttp::field::sec_websocket_key]));
+    // Frames a client sent right behind its upgrade request were read with it.
+    auto early = beast::buffers_to_string(buffer_.data());
+    buffer_.clear();
+    auto ws =
+        std::make_shared<ws_session<Stream>>(state_, id_, std::move(stream_), std::move(req_),
+                                             std::move(accept_key), std::move(early), *ws_open_);
     upgrade_.reset();
     finished_ = true;
     {
