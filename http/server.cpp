@@ -622,6 +622,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   using clock = std::chrono::steady_clock;
   // One read takes at most this much; larger messages arrive over several reads.
   static constexpr std::size_t read_chunk = 16 * 1024;
+  // TLS keeps its read buffer for the connection's life: small, as clients send little.
+  static constexpr std::size_t tls_read_chunk = 2 * 1024;
 
   std::shared_ptr<ws_session> self_ptr() {
     return std::static_pointer_cast<ws_session>(session_base::shared_from_this());
@@ -668,8 +670,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   void read_next() {
     if (closed_ || reader_.done()) return;
     if constexpr (is_tls) {
-      if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(read_chunk);
-      cork_.next_layer().async_read_some(net::buffer(tls_buffer_.get(), read_chunk),
+      if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_read_chunk);
+      cork_.next_layer().async_read_some(net::buffer(tls_buffer_.get(), tls_read_chunk),
                                          [self = self_ptr()](beast::error_code ec, std::size_t n) {
                                            if (self->closed_) return;
                                            if (ec) return self->read_ended(ec);
