@@ -1,6 +1,6 @@
-// Fuzz target: the WebSocket endpoint behind a real handshake on a real socket — Beast's frame
-// parser and the server's limits (raw mode), and the protocol's JSON frames as the session
-// actor reads them (message modes).
+// Fuzz target: the WebSocket endpoint behind a real handshake on a real socket — the frame
+// reader (http/ws_frames) and the server's limits (raw mode), and the protocol's JSON frames as the
+// session actor reads them (message modes).
 //
 // Input: one mode byte, then the payload.
 //   mode % 3 == 0: the payload is the raw client-to-server byte stream (frames, masks, opcodes),
