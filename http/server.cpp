@@ -658,7 +658,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
     peer_ = open_(req_, handle_);
     open_ = nullptr;
     req_ = {};
-    if (!peer_) return close(ws_close::internal_error, "");
+    // Refused at open: reading goes on so that the client's answer to the 1011 ends the close.
+    if (!peer_) close(ws_close::internal_error, "");
     if (!early_.empty()) {
       std::string early;
       early.swap(early_);
