@@ -337,6 +337,10 @@ namespace {
 
 class session_base;
 
+// The two streams a connection runs on: beast::tcp_stream, or TLS over it.
+template <class Stream>
+constexpr bool is_tls_stream = !std::is_same_v<Stream, beast::tcp_stream>;
+
 // What the acceptor, the sessions and every outstanding respond_fn share. `open` turns false
 // when the server stops: from then on no respond_fn posts to the (soon gone) io_context.
 struct shared_state {
@@ -538,7 +542,7 @@ class ws_handle final : public ws_connection {
 template <class Stream>
 class ws_session final : public session_base, public ws_connection, private ws_frame_sink {
  public:
-  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool is_tls = is_tls_stream<Stream>;
 
   // `accept_key` answers the client's Sec-WebSocket-Key; `early` holds bytes the client sent
   // after its upgrade request, read along with it.
@@ -741,26 +745,26 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   void on_ws_pong() override {}
   void on_ws_close(uint16_t code) override {
     peer_closed_ = true;
-    if (!close_started_) {
-      refuse_more();
-      // The usual answer echoes the peer's code (RFC 6455 5.5.1).
-      send_close_frame(code == 0 ? std::string() : ws_close_payload(code, ""));
-    }
-    teardown_after_flush();
+    // The usual answer echoes the peer's code (RFC 6455 5.5.1).
+    close_now(code == 0 ? std::string() : ws_close_payload(code, ""));
   }
   void on_ws_error(uint16_t code, const char* reason) override {
     log::debug("ws.protocol_error").field("connection", id_).field("reason", reason);
-    if (!close_started_) {
-      refuse_more();
-      send_close_frame(ws_close_payload(code, reason));
-    }
-    teardown_after_flush();
+    close_now(ws_close_payload(code, reason));
   }
 
-  void refuse_more() {
-    std::lock_guard<std::mutex> lock(queue_mu_);
-    refusing_ = true;
-    drop_queue();
+  // The reading is over: what is queued is dropped, this close frame (unless one went already)
+  // is the last thing written, and then the connection goes.
+  void close_now(std::string payload) {
+    if (!close_started_) {
+      {
+        std::lock_guard<std::mutex> lock(queue_mu_);
+        refusing_ = true;
+        drop_queue();
+      }
+      send_close_frame(std::move(payload));
+    }
+    teardown_after_flush();
   }
 
   // Called with queue_mu_ held.
@@ -803,8 +807,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   // After what is queued, the close frame; the timer cuts a peer that never lets it through.
   void begin_close() {
     if (close_requested_ || closed_) return;
+    if (!closing()) arm_close_timer();
     close_requested_ = true;
-    arm_close_timer();
     bool idle;
     {
       std::lock_guard<std::mutex> lock(queue_mu_);
@@ -827,8 +831,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   }
 
   void send_close_frame(std::string payload) {
+    if (!closing()) arm_close_timer();
     close_started_ = true;
-    arm_close_timer();
     cork_.append_frame(ws_opcode::close, payload);
     cork_.kick();
     // The rest of any message is read and dropped while the peer's close frame is awaited.
@@ -856,8 +860,10 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   }
 
   // One timer serves both deadlines: the idle one until closing starts, the close one after.
+  bool closing() const noexcept { return close_requested_ || close_started_; }
+
   void arm_idle_timer() {
-    if (settings_.idle_timeout.count() <= 0 || close_timer_armed_ || closed_) return;
+    if (settings_.idle_timeout.count() <= 0 || closing() || closed_) return;
     const auto wait = ping_sent_ ? settings_.idle_timeout : settings_.idle_timeout / 2;
     timer_.expires_at(last_received_ + wait);
     timer_.async_wait([self = self_ptr()](beast::error_code ec) {
@@ -866,7 +872,7 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   }
 
   void on_idle_timer() {
-    if (closed_ || close_timer_armed_) return;
+    if (closed_ || closing()) return;
     const auto silent = clock::now() - last_received_;
     if (silent >= settings_.idle_timeout) {
       log::debug("ws.idle_timeout").field("connection", id_);
@@ -881,8 +887,6 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   }
 
   void arm_close_timer() {
-    if (close_timer_armed_) return;
-    close_timer_armed_ = true;
     timer_.expires_after(settings_.close_timeout);
     timer_.async_wait([self = self_ptr()](beast::error_code ec) {
       if (!ec) self->abort();
@@ -922,7 +926,6 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   std::unique_ptr<char[]> tls_buffer_;  // TLS only, from the first read on
   clock::time_point last_received_;
   bool ping_sent_ = false;
-  bool close_timer_armed_ = false;
   bool close_requested_ = false;
   bool close_started_ = false;
   bool peer_closed_ = false;
@@ -942,7 +945,7 @@ class ws_session final : public session_base, public ws_connection, private ws_f
 template <class Stream>
 class session final : public session_base {
  public:
-  static constexpr bool is_tls = !std::is_same_v<Stream, beast::tcp_stream>;
+  static constexpr bool is_tls = is_tls_stream<Stream>;
 
   template <class... Args>
   session(std::shared_ptr<shared_state> state, uint64_t id, std::string remote_ip, Args&&... args)
@@ -964,10 +967,10 @@ class session final : public session_base {
     if (!awaiting_ || closing_) return;
     awaiting_ = false;
     if (r.status == 101) {
-      if (upgrade_ && ws_open_ != nullptr) return upgrade();
+      if (upgrade_key_ && ws_open_ != nullptr) return upgrade();
       r = problem(500, "Internal Server Error", "this route does not take WebSocket connections");
     }
-    upgrade_.reset();
+    upgrade_key_.reset();
     write(std::move(r));
   }
 
@@ -1137,7 +1140,7 @@ class session final : public session_base {
       if (!is_valid_ws_key(to_std(msg[bhttp::field::sec_websocket_key])))
         return on_response(
             problem(400, "Bad Request", "Sec-WebSocket-Key must be the base64 of 16 bytes"));
-      upgrade_.emplace(std::move(msg));
+      upgrade_key_.emplace(to_std(msg[bhttp::field::sec_websocket_key]));
     }
     auto pending = std::make_shared<pending_response>(state_, weak_from_this());
     try {
@@ -1158,14 +1161,14 @@ class session final : public session_base {
         .field("method", method_)
         .field("route", route_)
         .field("status", 101);
-    auto accept_key = ws_accept_key(to_std((*upgrade_)[bhttp::field::sec_websocket_key]));
+    auto accept_key = ws_accept_key(*upgrade_key_);
     // Frames a client sent right behind its upgrade request were read with it.
     auto early = beast::buffers_to_string(buffer_.data());
     buffer_.clear();
     auto ws =
         std::make_shared<ws_session<Stream>>(state_, id_, std::move(stream_), std::move(req_),
                                              std::move(accept_key), std::move(early), *ws_open_);
-    upgrade_.reset();
+    upgrade_key_.reset();
     finished_ = true;
     {
       std::lock_guard<std::mutex> lock(state_->mu);
@@ -1292,10 +1295,10 @@ class session final : public session_base {
   const net::any_io_executor executor_;
   beast::flat_buffer buffer_;
   std::optional<bhttp::request_parser<bhttp::string_body>> parser_;
-  std::optional<bhttp::request<bhttp::string_body>> upgrade_;  // a WebSocket upgrade waiting
-  const ws_open_fn* ws_open_ = nullptr;                        // its endpoint
-  std::size_t body_limit_ = 0;                                 // of the request being read
-  std::optional<router::match> match_;                         // found when its header came in
+  std::optional<std::string> upgrade_key_;  // of a WebSocket upgrade waiting for its handler
+  const ws_open_fn* ws_open_ = nullptr;     // its endpoint
+  std::size_t body_limit_ = 0;              // of the request being read
+  std::optional<router::match> match_;      // found when its header came in
   bhttp::response<bhttp::empty_body> continue_;
   bhttp::response<bhttp::string_body> res_;
   request req_;

@@ -1,9 +1,7 @@
 #define BOOST_TEST_MODULE mextd
 #include <boost/test/unit_test.hpp>
 
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -149,15 +147,8 @@ std::pair<int, std::string> http_get(int port, const std::string& path) {
 
 std::pair<int, std::string> http_request(int port, const std::string& head,
                                          const std::string& body) {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-    ::close(fd);
-    return {-1, {}};
-  }
+  const int fd = mext::test::connect_loopback(static_cast<uint16_t>(port));
+  if (fd < 0) return {-1, {}};
   std::string req = head + "Host: localhost\r\nConnection: close\r\nContent-Length: " +
                     std::to_string(body.size()) + "\r\n\r\n" + body;
   size_t sent = 0;

@@ -8,8 +8,6 @@
 // while they hang on, and a normal client must be served all along. The WebSocket's stalled
 // reader is api_websocket_test's a_reader_that_never_reads_is_closed_and_the_room_goes_on.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -72,13 +70,8 @@ struct slow_client_fixture {
 };
 
 int connect_to(uint16_t port) {
-  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  const int fd = mext::test::connect_loopback(port);
   BOOST_REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   return fd;
 }
 

@@ -1,6 +1,7 @@
 #pragma once
 // Helpers shared by the test suites: temporary directories and child processes.
 
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <ostream>
@@ -40,6 +41,10 @@ std::filesystem::path binary_path(const std::string& name);
 // scan the privacy promises are checked with (no personal value readable anywhere on disk).
 std::vector<std::string> files_containing(const std::filesystem::path& dir,
                                           std::string_view needle);
+
+// A blocking TCP connection to 127.0.0.1:port, for suites that speak raw bytes; -1 when the
+// socket or the connection fails. The caller closes it.
+int connect_loopback(uint16_t port);
 
 }  // namespace mext::test
 

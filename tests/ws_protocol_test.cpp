@@ -7,8 +7,6 @@
 // fragments, control frames, protocol errors with their close codes, the closing handshake and
 // the idle timeout with its keep-alive ping.
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -23,6 +21,7 @@
 #include "http/server.hpp"
 #include "http/ws_frames.hpp"
 #include "persistence/errors.hpp"
+#include "test_support.hpp"
 
 namespace mh = mext::http;
 using namespace std::chrono_literals;
@@ -256,14 +255,8 @@ struct raw_client {
   int fd = -1;
   std::string in;
 
-  explicit raw_client(uint16_t port) {
-    fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  explicit raw_client(uint16_t port) : fd(mext::test::connect_loopback(port)) {
     BOOST_REQUIRE(fd >= 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_port = htons(port);
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    BOOST_REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
   }
   ~raw_client() { ::close(fd); }
 
