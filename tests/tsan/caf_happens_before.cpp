@@ -8,6 +8,7 @@
 // actor's state is released at the end of each activation and acquired at the start of the next;
 // dropping a reference is an acquire and a release, as CAF's fetch_sub(acq_rel) is, so the
 // thread that drops the last one sees everything done before the others dropped theirs.
+// Destroying an actor acquires what its cleanup released, wherever the last reference dropped.
 // Races in our own code (state shared outside messages, between I/O threads and actors) stay
 // visible: no report is suppressed.
 
@@ -21,6 +22,7 @@
 #include <caf/actor_control_block.hpp>
 #include <caf/blocking_actor.hpp>
 #include <caf/detail/dynamic_message_data.hpp>
+#include <caf/local_actor.hpp>
 #include <caf/mailbox_element.hpp>
 #include <caf/ref_counted.hpp>
 #include <caf/scheduled_actor.hpp>
@@ -241,4 +243,15 @@ bool scheduled_actor::cleanup(caf::error&& fail_state, execution_unit* host) {
   __tsan_release(caf::actor_control_block::from(this));
   __tsan_release(this);
   return out;
+}
+
+// The destruction itself: actor_storage<T>::data_dtor calls on_destroy and then ~T in whichever
+// thread dropped the last strong reference, often inside libcaf_core where the drop passes none
+// of the releases above. Acquiring here orders ~T after the cleanup that released both.
+void caf::local_actor::on_destroy() {
+  using fn = void (*)(local_actor*);
+  static fn real = next_definition<fn>("_ZN3caf11local_actor10on_destroyEv");
+  __tsan_acquire(caf::actor_control_block::from(this));
+  __tsan_acquire(this);
+  real(this);
 }
