@@ -35,6 +35,10 @@ void add_sampled_metrics(const api& a, const server& srv) {
   a.metrics->add_sampled("mext_http_refused_connections_total", "counter",
                          "Connections closed on arrival because max-connections were open.",
                          [&srv] { return static_cast<double>(srv.refused_connections()); });
+  a.metrics->add_sampled(
+      "mext_http_refused_per_address_connections_total", "counter",
+      "Connections closed on arrival because their address had max-connections-per-address open.",
+      [&srv] { return static_cast<double>(srv.refused_per_address_connections()); });
   if (auto cache = a.booth_lists) {
     a.metrics->add_sampled("mext_booth_list_cache_hits_total", "counter",
                            "Booth list pages served from the cache.",

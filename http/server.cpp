@@ -28,6 +28,7 @@
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
+#include "http/auth.hpp"
 #include "http/tls.hpp"
 #include "http/ws_frames.hpp"
 #include "persistence/errors.hpp"
@@ -358,6 +359,11 @@ struct shared_state {
   // The registry owns the connections, so stop() can close them all; a connection removes itself
   // when it ends.
   std::unordered_map<uint64_t, std::shared_ptr<session_base>> sessions;
+  // Open connections per capped address, and the address each counted connection holds.
+  std::unordered_map<std::string, std::size_t> per_address;
+  std::unordered_map<uint64_t, std::string> address_of;
+  uint64_t refused_per_address = 0;
+  uint64_t refused_per_address_logged = 0;
 };
 
 class session_base : public std::enable_shared_from_this<session_base> {
@@ -379,6 +385,25 @@ void forget_connection(shared_state& state, uint64_t id) {
   if (it == state.sessions.end()) return;
   released = std::move(it->second);
   state.sessions.erase(it);
+  auto held = state.address_of.find(id);
+  if (held == state.address_of.end()) return;
+  auto count = state.per_address.find(held->second);
+  if (count != state.per_address.end() && --count->second == 0) state.per_address.erase(count);
+  state.address_of.erase(held);
+}
+
+// What max_connections_per_address counts a peer under: its IPv4 address, or its IPv6 /64 (one
+// host usually holds a whole /64). Empty for an exempt peer or one without an address.
+std::string per_address_key(const tcp::endpoint* peer, const server_settings& s) {
+  if (peer == nullptr || s.max_connections_per_address == 0) return {};
+  auto addr = peer->address();
+  if (addr.is_v6() && addr.to_v6().is_v4_mapped())
+    addr = net::ip::make_address_v4(net::ip::v4_mapped, addr.to_v6());
+  if (is_trusted_proxy(addr.to_string(), s.per_address_exempt)) return {};
+  if (addr.is_v4()) return addr.to_string();
+  auto bytes = addr.to_v6().to_bytes();
+  std::fill(bytes.begin() + 8, bytes.end(), 0);
+  return net::ip::address_v6(bytes).to_string() + "/64";
 }
 
 // The one answer to one request. It posts onto the connection's strand, whichever thread answers.
@@ -1363,17 +1388,29 @@ struct server::impl {
     socket.set_option(tcp::no_delay(true), ignored);
     auto endpoint = socket.remote_endpoint(ignored);
     std::string remote_ip = ignored ? std::string{} : endpoint.address().to_string();
+    std::string address_key = per_address_key(ignored ? nullptr : &endpoint, settings());
     std::shared_ptr<session_base> conn;
     uint64_t refused_since_log = 0;
+    uint64_t refused_per_address_since_log = 0;
     {
       std::lock_guard<std::mutex> lock(state->mu);
       if (!state->open) return;
-      if (state->sessions.size() >= state->settings.max_connections) {
-        ++state->refused;
+      bool over_total = state->sessions.size() >= state->settings.max_connections;
+      bool over_address = false;
+      if (!over_total && !address_key.empty()) {
+        auto it = state->per_address.find(address_key);
+        over_address = it != state->per_address.end() &&
+                       it->second >= state->settings.max_connections_per_address;
+      }
+      if (over_total || over_address) {
+        ++(over_total ? state->refused : state->refused_per_address);
         auto now = std::chrono::steady_clock::now();
         if (now - state->refusal_logged_at >= std::chrono::seconds(1)) {
           refused_since_log = state->refused - state->refused_logged;
           state->refused_logged = state->refused;
+          refused_per_address_since_log =
+              state->refused_per_address - state->refused_per_address_logged;
+          state->refused_per_address_logged = state->refused_per_address;
           state->refusal_logged_at = now;
         }
       } else {
@@ -1385,6 +1422,10 @@ struct server::impl {
           conn =
               std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));
         state->sessions.emplace(id, conn);
+        if (!address_key.empty()) {
+          ++state->per_address[address_key];
+          state->address_of.emplace(id, std::move(address_key));
+        }
       }
     }
     if (!conn) {
@@ -1394,6 +1435,12 @@ struct server::impl {
         log::warn("http.connections_refused")
             .field("max_connections", static_cast<uint64_t>(settings().max_connections))
             .field("refused", refused_since_log);
+      // The address stays out of the log: it is personal data (ids and counts only).
+      if (refused_per_address_since_log > 0)
+        log::warn("http.connections_refused_per_address")
+            .field("max_connections_per_address",
+                   static_cast<uint64_t>(settings().max_connections_per_address))
+            .field("refused", refused_per_address_since_log);
       do_accept();
       return;
     }
@@ -1445,6 +1492,11 @@ std::size_t server::open_connections() const {
 uint64_t server::refused_connections() const {
   std::lock_guard<std::mutex> lock(impl_->state->mu);
   return impl_->state->refused;
+}
+
+uint64_t server::refused_per_address_connections() const {
+  std::lock_guard<std::mutex> lock(impl_->state->mu);
+  return impl_->state->refused_per_address;
 }
 
 caf::error server::start() {

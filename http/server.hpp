@@ -176,6 +176,11 @@ struct server_settings {
   // Connections open at once (HTTP and WebSocket); one more is closed as soon as it is accepted,
   // so that a flood of them cannot take the descriptors the store and the files need.
   std::size_t max_connections = 19000;
+  // Connections open at once from one address (IPv6: one /64); 0 = no cap. Peers inside
+  // `per_address_exempt` (addresses or CIDR blocks: loopback, trusted proxies) are not capped,
+  // since many clients share their address.
+  std::size_t max_connections_per_address = 0;
+  std::vector<std::string> per_address_exempt;
   ws_settings ws;
 };
 
@@ -198,6 +203,8 @@ class server {
   std::size_t open_connections() const;
   // Connections closed on arrival because max_connections were open.
   uint64_t refused_connections() const;
+  // Connections closed on arrival because their address had max_connections_per_address open.
+  uint64_t refused_per_address_connections() const;
   // Stops accepting, closes every connection and joins the I/O threads. Idempotent; must not be
   // called from a handler.
   void stop();

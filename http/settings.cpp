@@ -187,6 +187,13 @@ const std::vector<option>& options() {
        [](mextd_settings& s, std::string_view v, const fs::path&) {
          return set_number("max-connections", v, 1, 10'000'000, s.max_connections);
        }},
+      {"max-connections-per-address", "N", "512",
+       "connections open at once from one address (IPv6: one /64), 0 for no cap; loopback and "
+       "trusted proxies are not capped",
+       [](mextd_settings& s, std::string_view v, const fs::path&) {
+         return set_number("max-connections-per-address", v, 0, 10'000'000,
+                           s.max_connections_per_address);
+       }},
       {"connection-log-retention-days", "N", "365",
        "days connection data (time, IP, device...) is kept before it is purged",
        [](mextd_settings& s, std::string_view v, const fs::path&) {
@@ -582,6 +589,10 @@ server_settings to_server_settings(const mextd_settings& s) {
   out.read_timeout = std::chrono::seconds{s.http_read_timeout_s};
   out.idle_timeout = std::chrono::seconds{s.http_idle_timeout_s};
   out.max_connections = static_cast<std::size_t>(s.max_connections);
+  out.max_connections_per_address = static_cast<std::size_t>(s.max_connections_per_address);
+  // Many clients share a proxy's address, and loopback is the operator's own host.
+  out.per_address_exempt = s.trusted_proxies;
+  out.per_address_exempt.insert(out.per_address_exempt.end(), {"127.0.0.0/8", "::1"});
   out.ws.max_message_bytes = s.ws_max_message_bytes;
   out.ws.queue_max_messages = s.ws_queue_max_messages;
   out.ws.queue_max_bytes = s.ws_queue_max_bytes;

@@ -41,6 +41,7 @@ struct mextd_settings {
   uint32_t http_idle_timeout_s = 60;
   // Connections open at once; mextd lowers it to what the open-file limit leaves (mextd.cpp).
   uint64_t max_connections = 19000;
+  uint64_t max_connections_per_address = 512;
   uint32_t connection_log_retention_days = 365;  // connection data older than this is purged
   uint32_t retention_interval_s = 3600;          // time between two retention sweeps
   uint32_t chat_retention_days = 90;  // booth chat is purged this long after its exhibition ends

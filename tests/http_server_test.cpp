@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <future>
 #include <memory>
 #include <sstream>
@@ -539,6 +540,39 @@ BOOST_AUTO_TEST_CASE(plain_http_on_loopback_serves_without_hsts) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+// With a cap of two already reached by two served connections: the third is accepted by the
+// kernel, then closed by the server before it reads a byte (one more in `refused`); the two keep
+// being served, and one that ends makes room for a newcomer.
+void check_cap_of_two(mh::server& srv, const std::function<uint64_t()>& refused) {
+  client::options plain{false, {}, 0};
+  auto first = std::make_unique<client>(srv.port(), plain);
+  client second(srv.port(), plain);
+  BOOST_TEST(
+      first->exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).result_int() ==
+      200u);
+  BOOST_TEST(
+      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/2/content")).result_int() ==
+      200u);
+  client third(srv.port(), plain);
+  BOOST_TEST(third.closed_by_server());
+  BOOST_TEST(refused() == 1u);
+  BOOST_TEST(srv.open_connections() == 2u);
+  BOOST_TEST(
+      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/3/content")).result_int() ==
+      200u);
+  first->close();
+  first.reset();
+  auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (srv.open_connections() > 1 && std::chrono::steady_clock::now() < gone_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE(srv.open_connections() == 1u);
+  client fourth(srv.port(), plain);
+  BOOST_TEST(
+      fourth.exchange(make_request(bhttp::verb::get, "/api/v1/booths/4/content")).result_int() ==
+      200u);
+  BOOST_TEST(refused() == 1u);
+}
+
 BOOST_FIXTURE_TEST_CASE(connections_beyond_max_connections_are_closed_and_room_is_made_again,
                         server_fixture) {
   add_echo_route();
@@ -546,35 +580,38 @@ BOOST_FIXTURE_TEST_CASE(connections_beyond_max_connections_are_closed_and_room_i
   s.plain_http = true;
   s.max_connections = 2;
   start(s);
+  check_cap_of_two(*srv, [this] { return srv->refused_connections(); });
+  BOOST_TEST(srv->refused_per_address_connections() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(connections_beyond_the_per_address_cap_are_closed_and_others_kept,
+                        server_fixture) {
+  add_echo_route();
+  mh::server_settings s;
+  s.plain_http = true;
+  s.max_connections_per_address = 2;  // and loopback not exempt, so that this test can reach it
+  start(s);
+  check_cap_of_two(*srv, [this] { return srv->refused_per_address_connections(); });
+  BOOST_TEST(srv->refused_connections() == 0u);
+}
+
+BOOST_FIXTURE_TEST_CASE(an_exempt_address_is_not_capped_per_address, server_fixture) {
+  add_echo_route();
+  mh::server_settings s;
+  s.plain_http = true;
+  s.max_connections_per_address = 1;
+  s.per_address_exempt = {"127.0.0.0/8"};
+  start(s);
   client::options plain{false, {}, 0};
-  auto first = std::make_unique<client>(srv->port(), plain);
+  client first(srv->port(), plain);
   client second(srv->port(), plain);
-  BOOST_TEST(
-      first->exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).result_int() ==
-      200u);
-  BOOST_TEST(
-      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/2/content")).result_int() ==
-      200u);
-  // The third is accepted by the kernel, then closed by the server before it reads a byte.
   client third(srv->port(), plain);
-  BOOST_TEST(third.closed_by_server());
-  BOOST_TEST(srv->refused_connections() == 1u);
-  BOOST_TEST(srv->open_connections() == 2u);
-  // The ones open keep being served, and a closed one makes room for a newcomer.
-  BOOST_TEST(
-      second.exchange(make_request(bhttp::verb::get, "/api/v1/booths/3/content")).result_int() ==
-      200u);
-  first->close();
-  first.reset();
-  auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (srv->open_connections() > 1 && std::chrono::steady_clock::now() < gone_by)
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  BOOST_REQUIRE(srv->open_connections() == 1u);
-  client fourth(srv->port(), plain);
-  BOOST_TEST(
-      fourth.exchange(make_request(bhttp::verb::get, "/api/v1/booths/4/content")).result_int() ==
-      200u);
-  BOOST_TEST(srv->refused_connections() == 1u);
+  for (auto* c : {&first, &second, &third})
+    BOOST_TEST(
+        c->exchange(make_request(bhttp::verb::get, "/api/v1/booths/1/content")).result_int() ==
+        200u);
+  BOOST_TEST(srv->refused_per_address_connections() == 0u);
+  BOOST_TEST(srv->open_connections() == 3u);
 }
 
 BOOST_AUTO_TEST_CASE(plain_http_on_0_0_0_0_is_refused_by_start) {
@@ -700,6 +737,9 @@ BOOST_AUTO_TEST_CASE(settings_have_the_documented_defaults) {
   BOOST_TEST(server.idle_timeout.count() == 60);
   BOOST_TEST(s->max_connections == 19000u);
   BOOST_TEST(server.max_connections == 19000u);
+  BOOST_TEST(server.max_connections_per_address == 512u);
+  // Loopback is never capped per address: the operator's own host and a local proxy.
+  BOOST_TEST((server.per_address_exempt == std::vector<std::string>{"127.0.0.0/8", "::1"}));
   BOOST_TEST(s->commit_batch_max == 1024u);
   BOOST_TEST(s->commit_max_wait_us == 0u);
   BOOST_TEST(s->snapshot_every == 100u);
