@@ -357,11 +357,14 @@ struct shared_state {
   uint64_t refused_logged = 0;
   std::chrono::steady_clock::time_point refusal_logged_at{};
   // The registry owns the connections, so stop() can close them all; a connection removes itself
-  // when it ends.
-  std::unordered_map<uint64_t, std::shared_ptr<session_base>> sessions;
-  // Open connections per capped address, and the address each counted connection holds.
+  // when it ends. An upgrade puts its WebSocket session in the place of the HTTP one.
+  struct registered {
+    std::shared_ptr<session_base> conn;
+    std::string address_key;  // what it counts under in per_address; empty if not capped
+  };
+  std::unordered_map<uint64_t, registered> sessions;
+  // Open connections per capped address.
   std::unordered_map<std::string, std::size_t> per_address;
-  std::unordered_map<uint64_t, std::string> address_of;
   uint64_t refused_per_address = 0;
   uint64_t refused_per_address_logged = 0;
 };
@@ -383,13 +386,11 @@ void forget_connection(shared_state& state, uint64_t id) {
   std::lock_guard<std::mutex> lock(state.mu);
   auto it = state.sessions.find(id);
   if (it == state.sessions.end()) return;
-  released = std::move(it->second);
+  released = std::move(it->second.conn);
+  if (auto count = state.per_address.find(it->second.address_key);
+      count != state.per_address.end() && --count->second == 0)
+    state.per_address.erase(count);
   state.sessions.erase(it);
-  auto held = state.address_of.find(id);
-  if (held == state.address_of.end()) return;
-  auto count = state.per_address.find(held->second);
-  if (count != state.per_address.end() && --count->second == 0) state.per_address.erase(count);
-  state.address_of.erase(held);
 }
 
 // What max_connections_per_address counts a peer under: its IPv4 address, or its IPv6 /64 (one
@@ -1198,7 +1199,7 @@ class session final : public session_base {
     {
       std::lock_guard<std::mutex> lock(state_->mu);
       if (!state_->open) return;
-      state_->sessions[id_] = ws;
+      state_->sessions[id_].conn = ws;
     }
     ws->run();
   }
@@ -1421,11 +1422,8 @@ struct server::impl {
         else
           conn =
               std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));
-        state->sessions.emplace(id, conn);
-        if (!address_key.empty()) {
-          ++state->per_address[address_key];
-          state->address_of.emplace(id, std::move(address_key));
-        }
+        if (!address_key.empty()) ++state->per_address[address_key];
+        state->sessions.emplace(id, shared_state::registered{conn, std::move(address_key)});
       }
     }
     if (!conn) {
@@ -1570,7 +1568,7 @@ void server::stop() {
   {
     std::lock_guard<std::mutex> lock(d.state->mu);
     d.state->open = false;
-    for (const auto& [id, s] : d.state->sessions) open_sessions.push_back(s);
+    for (const auto& [id, s] : d.state->sessions) open_sessions.push_back(s.conn);
   }
   // Every close runs on its own strand; the latch waits until each has run.
   std::latch closed(static_cast<std::ptrdiff_t>(open_sessions.size() + 1));
@@ -1594,7 +1592,7 @@ void server::stop() {
   for (auto& t : d.threads) t.join();
   d.threads.clear();
 
-  std::unordered_map<uint64_t, std::shared_ptr<session_base>> leftovers;
+  std::unordered_map<uint64_t, shared_state::registered> leftovers;
   {
     std::lock_guard<std::mutex> lock(d.state->mu);
     leftovers.swap(d.state->sessions);
