@@ -19,17 +19,17 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
-#include <boost/asio/ssl.hpp>
+#include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
-#include <boost/beast/ssl.hpp>
 #include <boost/beast/websocket/rfc6455.hpp>
 #include <nlohmann/json.hpp>
 
 #include "http/auth.hpp"
 #include "http/tls.hpp"
+#include "http/tls_stream.hpp"
 #include "http/ws_frames.hpp"
 #include "persistence/errors.hpp"
 #include "persistence/log.hpp"
@@ -338,9 +338,10 @@ namespace {
 
 class session_base;
 
-// The two streams a connection runs on: beast::tcp_stream, or TLS over it.
+// The two streams a connection runs on: beast::tcp_stream, or the server's tls_stream. Both
+// have socket(), close(), expires_after() and expires_never().
 template <class Stream>
-constexpr bool is_tls_stream = !std::is_same_v<Stream, beast::tcp_stream>;
+constexpr bool is_tls_stream = std::is_same_v<Stream, tls_stream>;
 
 // What the acceptor, the sessions and every outstanding respond_fn share. `open` turns false
 // when the server stops: from then on no respond_fn posts to the (soon gone) io_context.
@@ -559,10 +560,10 @@ class ws_handle final : public ws_connection {
 };
 
 // An upgraded connection. Sends from any thread go through a bounded queue that the strand
-// moves into the writer; frames are read and parsed on the strand by ws_frame_reader. A plain
-// connection waits for its socket to become readable and then reads into a buffer on the
-// stack, so that an idle one holds no read buffer; a TLS one keeps a pending read (OpenSSL may
-// hold decrypted bytes the socket no longer shows). Closing flushes what is queued first; a
+// moves into the writer; frames are read and parsed on the strand by ws_frame_reader. The
+// connection waits until its stream is readable and then reads into a buffer on the stack, so
+// that an idle one holds no read buffer (tls_stream also announces decrypted bytes OpenSSL
+// holds, which the socket no longer shows). Closing flushes what is queued first; a
 // stalled write or closing handshake is cut after ws_settings::close_timeout, and a peer silent
 // for ws_settings::idle_timeout (a ping goes out at half of it) is cut too.
 template <class Stream>
@@ -650,16 +651,15 @@ class ws_session final : public session_base, public ws_connection, private ws_f
 
  private:
   using clock = std::chrono::steady_clock;
-  // One read takes at most this much; larger messages arrive over several reads.
+  // One read takes at most this much (a TLS record's plaintext); larger messages arrive over
+  // several reads.
   static constexpr std::size_t read_chunk = 16 * 1024;
-  // TLS keeps its read buffer for the connection's life: small, as clients send little.
-  static constexpr std::size_t tls_read_chunk = 2 * 1024;
 
   std::shared_ptr<ws_session> self_ptr() {
     return std::static_pointer_cast<ws_session>(session_base::shared_from_this());
   }
 
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(cork_.next_layer()); }
+  Stream& lowest() { return cork_.next_layer(); }
 
   void accept() {
     cork_.keep_alive_with([self = std::weak_ptr<session_base>(self_ptr())] {
@@ -670,7 +670,8 @@ class ws_session final : public session_base, public ws_connection, private ws_f
     // This session keeps its own timer; the TCP stream's would cut idle connections.
     lowest().expires_never();
     if constexpr (!is_tls) {
-      // Reads are attempted when the socket is readable and must not block when it is not.
+      // Reads are attempted when the socket is readable and must not block when it is not
+      // (tls_stream's socket is non-blocking from the start).
       beast::error_code ec;
       lowest().socket().non_blocking(true, ec);
       if (ec) return abort();
@@ -701,14 +702,11 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   void read_next() {
     if (closed_ || reader_.done()) return;
     if constexpr (is_tls) {
-      if (!tls_buffer_) tls_buffer_ = std::make_unique<char[]>(tls_read_chunk);
-      cork_.next_layer().async_read_some(net::buffer(tls_buffer_.get(), tls_read_chunk),
-                                         [self = self_ptr()](beast::error_code ec, std::size_t n) {
-                                           if (self->closed_) return;
-                                           if (ec) return self->read_ended(ec);
-                                           self->consume(self->tls_buffer_.get(), n);
-                                           self->read_next();
-                                         });
+      lowest().async_wait_readable([self = self_ptr()](beast::error_code ec) {
+        if (self->closed_) return;
+        if (ec) return self->read_ended(ec);
+        self->read_ready();
+      });
     } else {
       lowest().socket().async_wait(tcp::socket::wait_read,
                                    [self = self_ptr()](beast::error_code ec) {
@@ -719,18 +717,23 @@ class ws_session final : public session_base, public ws_connection, private ws_f
     }
   }
 
-  // The plain socket is readable: read what it has into the stack, a few rounds at most so
-  // that one busy client does not hold the I/O thread.
+  // The stream is readable: read what it has into the stack, a few rounds at most so that one
+  // busy client does not hold the I/O thread. TLS yields a record a read, so a short read does
+  // not mean the socket is drained.
   void read_ready() {
     char buffer[read_chunk];
     for (int round = 0; round < 4; ++round) {
       beast::error_code ec;
-      const std::size_t n = lowest().socket().read_some(net::buffer(buffer), ec);
+      std::size_t n = 0;
+      if constexpr (is_tls)
+        n = lowest().read_now(buffer, sizeof buffer, ec);
+      else
+        n = lowest().socket().read_some(net::buffer(buffer), ec);
       if (ec == net::error::would_block || ec == net::error::try_again) break;
       if (ec) return read_ended(ec);
       consume(buffer, n);
       if (closed_ || reader_.done()) return;
-      if (n < sizeof buffer) break;
+      if (!is_tls && n < sizeof buffer) break;
     }
     read_next();
   }
@@ -949,7 +952,6 @@ class ws_session final : public session_base, public ws_connection, private ws_f
   std::shared_ptr<ws_handle> handle_ = std::make_shared<ws_handle>(id_);
   net::steady_timer timer_;
   ws_frame_reader reader_;
-  std::unique_ptr<char[]> tls_buffer_;  // TLS only, from the first read on
   clock::time_point last_received_;
   bool ping_sent_ = false;
   bool close_requested_ = false;
@@ -1014,12 +1016,12 @@ class session final : public session_base {
     return std::static_pointer_cast<session>(shared_from_this());
   }
 
-  beast::tcp_stream& lowest() { return beast::get_lowest_layer(stream_); }
+  Stream& lowest() { return stream_; }
 
   void begin() {
     if constexpr (is_tls) {
       lowest().expires_after(settings_.read_timeout);
-      stream_.async_handshake(ssl::stream_base::server, [self = self_ptr()](beast::error_code ec) {
+      stream_.async_handshake([self = self_ptr()](beast::error_code ec) {
         if (ec) {
           log::debug("http.tls_handshake_failed").field("reason", ec.message());
           return self->abort();
@@ -1286,12 +1288,23 @@ class session final : public session_base {
   }
 
   void drain() {
-    lowest().async_read_some(net::buffer(scratch_),
-                             [self = self_ptr()](beast::error_code ec, std::size_t n) {
-                               self->drained_ += n;
-                               if (ec || self->drained_ > self->drain_cap()) return self->abort();
-                               self->drain();
-                             });
+    if constexpr (is_tls) {
+      stream_.async_wait_raw_readable([self = self_ptr()](beast::error_code ec) {
+        if (ec) return self->abort();
+        const std::size_t n = self->stream_.socket().read_some(net::buffer(self->scratch_), ec);
+        if (ec == net::error::would_block || ec == net::error::try_again) return self->drain();
+        self->drained_ += n;
+        if (ec || self->drained_ > self->drain_cap()) return self->abort();
+        self->drain();
+      });
+    } else {
+      stream_.async_read_some(net::buffer(scratch_),
+                              [self = self_ptr()](beast::error_code ec, std::size_t n) {
+                                self->drained_ += n;
+                                if (ec || self->drained_ > self->drain_cap()) return self->abort();
+                                self->drain();
+                              });
+    }
   }
 
   // Enough for a client to finish sending a body somewhat over the limit and then read the 413;
@@ -1343,7 +1356,7 @@ class session final : public session_base {
 };
 
 using plain_session = session<beast::tcp_stream>;
-using tls_session = session<beast::ssl_stream<beast::tcp_stream>>;
+using tls_session = session<tls_stream>;
 
 unsigned thread_count(unsigned configured) {
   if (configured > 0) return configured;
@@ -1418,7 +1431,7 @@ struct server::impl {
         uint64_t id = ++state->next_id;
         if (tls)
           conn = std::make_shared<tls_session>(state, id, std::move(remote_ip), std::move(socket),
-                                               *tls);
+                                               tls->native_handle());
         else
           conn =
               std::make_shared<plain_session>(state, id, std::move(remote_ip), std::move(socket));

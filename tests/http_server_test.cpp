@@ -415,6 +415,56 @@ BOOST_AUTO_TEST_CASE(a_client_stalling_mid_request_is_disconnected_by_the_read_t
   BOOST_TEST(c.closed_by_server());
 }
 
+// The server's TLS stream hands OpenSSL the socket itself: a body and an answer of many records
+// each arrive whole and in order, and the connection goes on to serve the next request.
+BOOST_AUTO_TEST_CASE(a_body_and_an_answer_of_many_tls_records_arrive_whole) {
+  routes->add(
+      "POST", "/api/v1/reverse",
+      [](mh::request& req, mh::respond_fn respond) {
+        mh::response r;
+        r.content_type = "application/octet-stream";
+        r.body.assign(req.body.rbegin(), req.body.rend());
+        respond(std::move(r));
+      },
+      std::size_t{2} << 20);
+  add_echo_route();
+  start();
+  std::string body(std::size_t{1} << 20, '\0');
+  uint32_t x = 12345;
+  for (auto& c : body) {
+    x = x * 1664525u + 1013904223u;
+    c = static_cast<char>(x >> 24);
+  }
+  auto c = connect();
+  auto res = c.exchange(make_request(bhttp::verb::post, "/api/v1/reverse", body));
+  BOOST_TEST(res.result_int() == 200u);
+  BOOST_REQUIRE(res.body().size() == body.size());
+  BOOST_TEST((res.body() == std::string(body.rbegin(), body.rend())));
+  auto next = c.exchange(make_request(bhttp::verb::get, "/api/v1/booths/9/content"));
+  BOOST_TEST(next.result_int() == 200u);
+  BOOST_TEST(body_json(next).at("id") == "9");
+}
+
+// A write blocked by a client that no longer reads is bounded by the read timeout too: the
+// server gives the connection up instead of holding it and its answer.
+BOOST_AUTO_TEST_CASE(a_tls_client_that_stops_reading_an_answer_is_cut_at_the_read_timeout) {
+  routes->add("GET", "/api/v1/large", [](mh::request&, mh::respond_fn respond) {
+    mh::response r;
+    r.content_type = "application/octet-stream";
+    r.body.assign(std::size_t{64} << 20, 'x');  // far beyond what loopback's buffers hold
+    respond(std::move(r));
+  });
+  mh::server_settings s;
+  s.read_timeout = std::chrono::seconds(1);
+  start(s);
+  auto c = connect();
+  c.send(make_request(bhttp::verb::get, "/api/v1/large"));
+  auto gone_by = std::chrono::steady_clock::now() + std::chrono::seconds(15);
+  while (srv->open_connections() > 0 && std::chrono::steady_clock::now() < gone_by)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(srv->open_connections() == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(an_idle_keep_alive_connection_is_closed_by_the_idle_timeout) {
   add_echo_route();
   mh::server_settings s;
