@@ -1003,6 +1003,8 @@ class session final : public session_base {
   }
 
   void close() override {
+    // Upgraded (its stream moved to the WebSocket session) or ended already: nothing to close.
+    if (finished_) return;
     closing_ = true;
     beast::error_code ec;
     lowest().socket().shutdown(tcp::socket::shutdown_both, ec);

@@ -1,8 +1,6 @@
 #include "http/tls_stream.hpp"
 
 #include <cerrno>
-#include <climits>
-#include <mutex>
 
 #include <sys/socket.h>
 #include <sys/types.h>
@@ -20,11 +18,13 @@ namespace {
 namespace net = boost::asio;
 using boost::system::error_code;
 
-// The descriptor the BIO reads and writes, and whether the peer ended its side (BIO_CTRL_EOF:
-// OpenSSL asks it to tell a truncated stream from a failed read).
+// The descriptor the BIO reads and writes (-1 once the stream is closed), whether the peer ended
+// its side (BIO_CTRL_EOF: OpenSSL asks it to tell a truncated stream from a failed read), and
+// the errno of its last call, kept before anything else can overwrite it.
 struct bio_target {
   int fd = -1;
   bool eof = false;
+  int last_errno = 0;
 };
 
 bool would_block(int e) {
@@ -35,22 +35,34 @@ int bio_write(BIO* b, const char* data, int size) {
   BIO_clear_retry_flags(b);
   auto* t = static_cast<bio_target*>(BIO_get_data(b));
   // MSG_NOSIGNAL: a peer gone is an error code, not SIGPIPE.
+  t->last_errno = 0;
+  if (t->fd < 0) {
+    t->last_errno = EBADF;
+    return -1;
+  }
   const ssize_t n = ::send(t->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
   if (n >= 0) return static_cast<int>(n);
-  if (would_block(errno)) BIO_set_retry_write(b);
+  t->last_errno = errno;
+  if (would_block(t->last_errno)) BIO_set_retry_write(b);
   return -1;
 }
 
 int bio_read(BIO* b, char* out, int size) {
   BIO_clear_retry_flags(b);
   auto* t = static_cast<bio_target*>(BIO_get_data(b));
+  t->last_errno = 0;
+  if (t->fd < 0) {
+    t->last_errno = EBADF;
+    return -1;
+  }
   const ssize_t n = ::recv(t->fd, out, static_cast<std::size_t>(size), 0);
   if (n > 0) return static_cast<int>(n);
   if (n == 0) {
     t->eof = true;
     return 0;
   }
-  if (would_block(errno)) BIO_set_retry_read(b);
+  t->last_errno = errno;
+  if (would_block(t->last_errno)) BIO_set_retry_read(b);
   return -1;
 }
 
@@ -90,7 +102,7 @@ error_code ssl_queue_error() {
   const unsigned long e = ERR_get_error();
   ERR_clear_error();
   if (e == 0) return net::error::no_memory;
-  if (ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
+  if (ERR_GET_LIB(e) == ERR_LIB_SSL && ERR_GET_REASON(e) == SSL_R_UNEXPECTED_EOF_WHILE_READING)
     return net::ssl::error::stream_truncated;
   return error_code(static_cast<int>(e), net::error::get_ssl_category());
 }
@@ -135,14 +147,18 @@ tls_engine::step tls_engine::failed(int ret) {
       // close_notify: the peer ended the stream cleanly.
       return {want::nothing, 0, net::error::eof};
     case SSL_ERROR_SYSCALL: {
-      const int saved = errno;
       if (ERR_peek_error() != 0) return {want::nothing, 0, ssl_queue_error()};
-      if (bio_state_->eof || saved == 0)
-        return {want::nothing, 0, net::ssl::error::stream_truncated};
+      // No errno from the socket: the peer went away without close_notify.
+      const int saved = bio_state_->last_errno;
+      if (saved == 0) return {want::nothing, 0, net::ssl::error::stream_truncated};
       return {want::nothing, 0, error_code(saved, boost::system::system_category())};
     }
-    default:
+    case SSL_ERROR_SSL:
       return {want::nothing, 0, ssl_queue_error()};
+    default:
+      // A callback's retry (X509 lookup, client hello, async job): the server sets none.
+      ERR_clear_error();
+      return {want::nothing, 0, make_error_code(boost::system::errc::protocol_error)};
   }
 }
 
@@ -183,6 +199,13 @@ tls_engine::step tls_engine::shutdown() {
 // Decrypted bytes only: without read-ahead OpenSSL reads no further than the record it is
 // assembling, so undecrypted bytes it holds are a partial record that needs the socket anyway
 // (SSL_has_pending would count those and spin the reader).
+void tls_engine::refuse(error_code ec) {
+  bio_state_->fd = -1;
+  if (ssl_ != nullptr) SSL_free(ssl_);
+  ssl_ = nullptr;
+  create_error_ = ec;
+}
+
 bool tls_engine::has_pending() const {
   return ssl_ != nullptr && SSL_pending(ssl_) > 0;
 }
@@ -193,14 +216,18 @@ tls_stream::core::core(socket_type&& s, ssl_ctx_st* ctx)
 tls_stream::tls_stream(socket_type&& socket, ssl_ctx_st* ctx)
     : core_(std::make_shared<core>(std::move(socket), ctx)) {
   // OpenSSL calls recv and send itself and must get EAGAIN rather than block the I/O thread. A
-  // failure here surfaces as the handshake's first error.
-  error_code ignored;
-  core_->socket.non_blocking(true, ignored);
+  // failure here is the handshake's error.
+  error_code ec;
+  core_->socket.non_blocking(true, ec);
+  if (ec) core_->engine.refuse(ec);
 }
 
+// A wait that completed just before the close may still run its step: it must find OpenSSL cut
+// off from the descriptor, whose number the next accepted connection may get.
 void tls_stream::close() {
   error_code ignored;
   core_->deadline.cancel();
+  core_->engine.refuse(net::error::operation_aborted);
   core_->socket.close(ignored);
 }
 
@@ -218,9 +245,11 @@ void tls_stream::expires_after(clock::duration d) {
   });
 }
 
+// An expiry in the far future rather than a cancel: a deadline handler already queued then finds
+// it has not passed and does nothing.
 void tls_stream::expires_never() {
   core_->timed_out = false;
-  core_->deadline.cancel();
+  core_->deadline.expires_at(clock::time_point::max());
 }
 
 std::size_t tls_stream::read_now(void* data, std::size_t size, error_code& ec) {

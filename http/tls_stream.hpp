@@ -15,7 +15,10 @@
 #include <cstddef>
 #include <cstring>
 #include <memory>
+#include <type_traits>
+#include <utility>
 
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -55,6 +58,9 @@ class tls_engine {
   step shutdown();
   // Decrypted bytes OpenSSL holds, which no socket readiness would announce.
   bool has_pending() const;
+  // Every step from now on fails with ec; the descriptor is not touched again (its number may
+  // soon belong to another connection).
+  void refuse(boost::system::error_code ec);
 
  private:
   step failed(int ret);
@@ -161,8 +167,10 @@ class tls_stream {
   template <class Handler, kind K>
   class step_op : public boost::beast::async_base<Handler, executor_type> {
    public:
-    step_op(Handler&& h, core& c)
-        : boost::beast::async_base<Handler, executor_type>(std::move(h), c.socket.get_executor()),
+    template <class H>
+    step_op(H&& h, core& c)
+        : boost::beast::async_base<Handler, executor_type>(std::forward<H>(h),
+                                                           c.socket.get_executor()),
           c_(c) {
       (*this)({}, false);
     }
@@ -181,8 +189,10 @@ class tls_stream {
   template <class Handler, class Buffers>
   class read_op : public boost::beast::async_base<Handler, executor_type> {
    public:
-    read_op(Handler&& h, core& c, const Buffers& b)
-        : boost::beast::async_base<Handler, executor_type>(std::move(h), c.socket.get_executor()),
+    template <class H>
+    read_op(H&& h, core& c, const Buffers& b)
+        : boost::beast::async_base<Handler, executor_type>(std::forward<H>(h),
+                                                           c.socket.get_executor()),
           c_(c),
           b_(b) {
       (*this)({}, false);
@@ -215,8 +225,10 @@ class tls_stream {
   template <class Handler, class Buffers>
   class write_op : public boost::beast::async_base<Handler, executor_type> {
    public:
-    write_op(Handler&& h, core& c, const Buffers& b)
-        : boost::beast::async_base<Handler, executor_type>(std::move(h), c.socket.get_executor()),
+    template <class H>
+    write_op(H&& h, core& c, const Buffers& b)
+        : boost::beast::async_base<Handler, executor_type>(std::forward<H>(h),
+                                                           c.socket.get_executor()),
           c_(c) {
       auto it = boost::asio::buffer_sequence_begin(b);
       const auto end = boost::asio::buffer_sequence_end(b);
