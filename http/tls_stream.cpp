@@ -31,15 +31,18 @@ bool would_block(int e) {
   return e == EAGAIN || e == EWOULDBLOCK || e == EINTR;
 }
 
-int bio_write(BIO* b, const char* data, int size) {
+// Where a BIO call starts: its target, or null (EBADF recorded) once the stream is closed.
+bio_target* begin_call(BIO* b) {
   BIO_clear_retry_flags(b);
   auto* t = static_cast<bio_target*>(BIO_get_data(b));
+  t->last_errno = t->fd < 0 ? EBADF : 0;
+  return t->fd < 0 ? nullptr : t;
+}
+
+int bio_write(BIO* b, const char* data, int size) {
+  bio_target* t = begin_call(b);
+  if (t == nullptr) return -1;
   // MSG_NOSIGNAL: a peer gone is an error code, not SIGPIPE.
-  t->last_errno = 0;
-  if (t->fd < 0) {
-    t->last_errno = EBADF;
-    return -1;
-  }
   const ssize_t n = ::send(t->fd, data, static_cast<std::size_t>(size), MSG_NOSIGNAL);
   if (n >= 0) return static_cast<int>(n);
   t->last_errno = errno;
@@ -48,13 +51,8 @@ int bio_write(BIO* b, const char* data, int size) {
 }
 
 int bio_read(BIO* b, char* out, int size) {
-  BIO_clear_retry_flags(b);
-  auto* t = static_cast<bio_target*>(BIO_get_data(b));
-  t->last_errno = 0;
-  if (t->fd < 0) {
-    t->last_errno = EBADF;
-    return -1;
-  }
+  bio_target* t = begin_call(b);
+  if (t == nullptr) return -1;
   const ssize_t n = ::recv(t->fd, out, static_cast<std::size_t>(size), 0);
   if (n > 0) return static_cast<int>(n);
   if (n == 0) {
