@@ -6,6 +6,8 @@
 #include <mutex>
 #include <system_error>
 
+#include <sys/statvfs.h>
+
 #include "persistence/errors.hpp"
 #include "persistence/log.hpp"
 
@@ -13,6 +15,18 @@ namespace mext::persistence {
 namespace {
 
 constexpr const char* db_names[4] = {"events", "snapshots", "indexes", "settings"};
+
+// LMDB reports a short write as EIO ("filesystem full?"); with less than this left on the data
+// directory's filesystem, that EIO is taken for a full disk (507) rather than a failing one (503).
+constexpr uint64_t full_filesystem_below_bytes = 1 << 20;
+
+// Bytes an unprivileged writer may still use on the filesystem holding `dir`; absent when
+// statvfs fails (then nothing is claimed about the disk).
+std::optional<uint64_t> available_bytes(const std::filesystem::path& dir) {
+  struct statvfs st;
+  if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
+  return static_cast<uint64_t>(st.f_bavail) * st.f_frsize;
+}
 
 void put_be64(std::string& out, uint64_t v) {
   for (int i = 7; i >= 0; --i) out += static_cast<char>((v >> (i * 8)) & 0xff);
@@ -321,14 +335,23 @@ std::vector<caf::error> lmdb_store::commit(std::vector<write_item*>& items) {
         }
       }
     }
+    bool at_commit = false;
     if (!fatal) {
       rc = mdb_txn_commit(txn);
       if (rc == 0) return results;
+      at_commit = true;
       fatal = lmdb_error(rc, "mdb_txn_commit");
+      if (rc == EIO) {
+        auto left = available_bytes(settings_.dir);
+        if (left && *left < full_filesystem_below_bytes)
+          fatal = make_error(errc::storage_full,
+                             "the filesystem holding the data directory is full (" +
+                                 std::to_string(*left) + " bytes left): " + detail_of(fatal));
+      }
     } else {
       mdb_txn_abort(txn);
     }
-    if (code_of(fatal) == errc::storage_full && rc != ENOSPC) {
+    if (code_of(fatal) == errc::storage_full && (!at_commit || rc == MDB_MAP_FULL)) {
       // The map is full, not the disk: grow it and run the whole batch again.
       if (auto err = grow_map())
         fatal = std::move(err);

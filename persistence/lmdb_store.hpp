@@ -158,7 +158,8 @@ class lmdb_store {
 };
 
 // Turns an LMDB return code into the engine's error: MDB_MAP_FULL and ENOSPC into storage_full,
-// EIO and the like into storage_failed, MDB_CORRUPTED into corrupt_record.
+// EIO and the like into storage_failed, MDB_CORRUPTED into corrupt_record. (A commit's EIO on a
+// filesystem with under 1 MiB left is storage_full: LMDB reports a short write as EIO.)
 caf::error lmdb_error(int rc, std::string_view what);
 
 }  // namespace mext::persistence

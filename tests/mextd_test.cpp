@@ -4,12 +4,15 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -179,6 +182,146 @@ size_t stored_entities(const std::filesystem::path& data_dir, const std::string&
   return ents->size();
 }
 
+// Flags of a plain-HTTP server on `data` whose LMDB map starts at 1 MiB and grows up to
+// `map_max_mb`, without the request rate limit (the disk-full tests write as fast as they can).
+std::vector<std::string> small_store_args(const std::string& data, const std::string& map_max_mb) {
+  return {"--data-dir",
+          data,
+          "--listen",
+          "127.0.0.1:0",
+          "--plain-http",
+          "--map-size-mb",
+          "1",
+          "--map-max-mb",
+          map_max_mb,
+          "--rate-limit-rps",
+          "0"};
+}
+
+// Signs in the administrator the fixture's environment creates; returns the bearer token.
+std::string admin_login(int port) {
+  auto r =
+      http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
+                   R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
+  BOOST_REQUIRE_EQUAL(r.first, 200);
+  return nlohmann::json::parse(r.second).at("token").get<std::string>();
+}
+
+std::pair<int, std::string> post_json(int port, const std::string& token, const std::string& path,
+                                      const nlohmann::json& body) {
+  return http_request(port,
+                      "POST " + path + " HTTP/1.1\r\nAuthorization: Bearer " + token +
+                          "\r\nContent-Type: application/json\r\n",
+                      body.dump());
+}
+
+// An organization, an exhibition and a booth; returns the booth's chat room id.
+std::string new_booth_room(int port, const std::string& token) {
+  auto org = post_json(port, token, "/api/v1/organizations", {{"name", "Acme"}});
+  BOOST_REQUIRE_EQUAL(org.first, 201);
+  auto exh = post_json(port, token, "/api/v1/exhibitions",
+                       {{"title", "Fair"},
+                        {"starts_at", "2026-11-27T08:00:00Z"},
+                        {"ends_at", "2026-11-30T18:00:00Z"}});
+  BOOST_REQUIRE_EQUAL(exh.first, 201);
+  auto booth = post_json(
+      port, token,
+      "/api/v1/exhibitions/" +
+          nlohmann::json::parse(exh.second).at("exhibition_id").get<std::string>() + "/booths",
+      {{"organization_id", nlohmann::json::parse(org.second).at("organization_id")},
+       {"name", "Booth"}});
+  BOOST_REQUIRE_EQUAL(booth.first, 201);
+  return nlohmann::json::parse(booth.second).at("chat_room_id").get<std::string>();
+}
+
+// Posts 3.9 KB messages (client ids "fill-<i>") until one is refused; every acknowledged id goes
+// into `acked`. Returns the refusal and the index of the refused message.
+std::pair<std::pair<int, std::string>, int> fill_room(int port, const std::string& token,
+                                                      const std::string& room,
+                                                      std::set<std::string>& acked) {
+  for (int i = 0; i < 5000; ++i) {
+    auto r = post_json(port, token, "/api/v1/rooms/" + room + "/messages",
+                       {{"text", std::string(3900, 'a' + i % 26)},
+                        {"client_msg_id", "fill-" + std::to_string(i)}});
+    if (r.first != 201) return {r, i};
+    acked.insert(nlohmann::json::parse(r.second).at("message_id").get<std::string>());
+  }
+  return {{0, {}}, -1};
+}
+
+// Every message of a room (its JSON items), newest first, through the paged history.
+std::vector<nlohmann::json> room_messages(int port, const std::string& token,
+                                          const std::string& room) {
+  std::vector<nlohmann::json> items;
+  std::string before;
+  for (;;) {
+    auto page = http_request(port,
+                             "GET /api/v1/rooms/" + room + "/messages?limit=200" +
+                                 (before.empty() ? "" : "&before=" + before) +
+                                 " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
+                             "");
+    BOOST_REQUIRE_MESSAGE(page.first == 200, page.first << " " << page.second);
+    auto doc = nlohmann::json::parse(page.second);
+    for (auto& m : doc.at("items")) items.push_back(m);
+    if (doc.at("next_cursor").is_null()) break;
+    before = doc.at("next_cursor").get<std::string>();
+  }
+  return items;
+}
+
+std::vector<std::string> room_history(int port, const std::string& token, const std::string& room) {
+  std::vector<std::string> ids;
+  for (auto& m : room_messages(port, token, room))
+    ids.push_back(m.at("message_id").get<std::string>());
+  return ids;
+}
+
+// A tmpfs of a given size mounted on a fresh directory: a filesystem that really fills up.
+// Needs CAP_SYS_ADMIN; `mounted()` is false (with the reason in `why()`) where that is missing.
+class small_filesystem {
+ public:
+  small_filesystem(std::filesystem::path at, std::size_t mib) : at_(std::move(at)) {
+    std::filesystem::create_directories(at_);
+    auto opts = "size=" + std::to_string(mib) + "m,mode=0700";
+    if (::mount("tmpfs", at_.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, opts.c_str()) == 0)
+      mounted_ = true;
+    else
+      why_ = std::string("mount(tmpfs): ") + std::strerror(errno);
+  }
+  small_filesystem(const small_filesystem&) = delete;
+  small_filesystem& operator=(const small_filesystem&) = delete;
+  ~small_filesystem() {
+    if (mounted_) ::umount2(at_.c_str(), MNT_DETACH);
+  }
+
+  bool mounted() const { return mounted_; }
+  const std::string& why() const { return why_; }
+  const std::filesystem::path& path() const { return at_; }
+
+  // The operator frees space: the same filesystem, larger, with its files in place.
+  bool grow_to(std::size_t mib) {
+    auto opts = "size=" + std::to_string(mib) + "m";
+    return ::mount("tmpfs", at_.c_str(), "tmpfs", MS_REMOUNT | MS_NOSUID | MS_NODEV,
+                   opts.c_str()) == 0;
+  }
+
+ private:
+  std::filesystem::path at_;
+  bool mounted_ = false;
+  std::string why_;
+};
+
+// Precondition of the full-filesystem test: skipped, with its reason, where mounting is refused.
+struct can_mount_tmpfs {
+  boost::test_tools::assertion_result operator()(boost::unit_test::test_unit_id) const {
+    test::temp_dir probe;
+    small_filesystem fs{probe.path() / "fs", 1};
+    boost::test_tools::assertion_result r{fs.mounted()};
+    if (!fs.mounted()) r.message() << "cannot mount a tmpfs here (" << fs.why() << ")";
+    return r;
+  }
+};
+
 }  // namespace
 
 BOOST_AUTO_TEST_CASE(help_lists_every_flag_and_exits_zero) {
@@ -340,13 +483,6 @@ BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill)
     a.insert(a.end(), fast_senders.begin(), fast_senders.end());
     return a;
   };
-  auto login = [](int port) {
-    auto r =
-        http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
-                     R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
-    BOOST_REQUIRE_EQUAL(r.first, 200);
-    return nlohmann::json::parse(r.second).at("token").get<std::string>();
-  };
 
   std::string room;
   std::set<std::string> acked;
@@ -354,7 +490,7 @@ BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill)
     mextd_process p{args(true)};
     int port = p.wait_listening();
     BOOST_REQUIRE(port > 0);
-    auto token = login(port);
+    auto token = admin_login(port);
     auto exh = nlohmann::json::parse(http_get(port, "/api/v1/exhibitions").second)
                    .at("items")[0]
                    .at("exhibition_id")
@@ -384,24 +520,12 @@ BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill)
   mextd_process p{args(false)};
   int port = p.wait_listening();
   BOOST_REQUIRE(port > 0);
-  auto token = login(port);
+  auto token = admin_login(port);
   std::set<std::string> stored, texts;
-  std::string before;
-  for (;;) {
-    auto page = http_request(port,
-                             "GET /api/v1/rooms/" + room + "/messages?limit=200" +
-                                 (before.empty() ? "" : "&before=" + before) +
-                                 " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
-                             "");
-    BOOST_REQUIRE_EQUAL(page.first, 200);
-    auto doc = nlohmann::json::parse(page.second);
-    for (auto& m : doc.at("items")) {
-      stored.insert(m.at("message_id").get<std::string>());
-      auto text = m.at("text").get<std::string>();
-      if (text.rfind("durable ", 0) == 0) BOOST_TEST(texts.insert(text).second, "twice: " << text);
-    }
-    if (doc.at("next_cursor").is_null()) break;
-    before = doc.at("next_cursor").get<std::string>();
+  for (auto& m : room_messages(port, token, room)) {
+    stored.insert(m.at("message_id").get<std::string>());
+    auto text = m.at("text").get<std::string>();
+    if (text.rfind("durable ", 0) == 0) BOOST_TEST(texts.insert(text).second, "twice: " << text);
   }
   std::size_t missing = 0;
   for (auto& id : acked) missing += stored.count(id) == 0 ? 1 : 0;
@@ -420,50 +544,7 @@ BOOST_AUTO_TEST_CASE(every_message_acknowledged_over_websocket_survives_sigkill)
 BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_recovers_with_space) {
   test::temp_dir dir;
   auto data = (dir.path() / "var").string();
-  auto args = [&](const std::string& map_max_mb) {
-    return std::vector<std::string>{"--data-dir",
-                                    data,
-                                    "--listen",
-                                    "127.0.0.1:0",
-                                    "--plain-http",
-                                    "--map-size-mb",
-                                    "1",
-                                    "--map-max-mb",
-                                    map_max_mb,
-                                    "--rate-limit-rps",
-                                    "0"};
-  };
-  auto login = [](int port) {
-    auto r =
-        http_request(port, "POST /api/v1/auth/login HTTP/1.1\r\nContent-Type: application/json\r\n",
-                     R"({"email":"admin@test.invalid","password":"a-long-test-password-42"})");
-    BOOST_REQUIRE_EQUAL(r.first, 200);
-    return nlohmann::json::parse(r.second).at("token").get<std::string>();
-  };
-  auto post = [](int port, const std::string& token, const std::string& path,
-                 const nlohmann::json& body) {
-    return http_request(port,
-                        "POST " + path + " HTTP/1.1\r\nAuthorization: Bearer " + token +
-                            "\r\nContent-Type: application/json\r\n",
-                        body.dump());
-  };
-  auto history = [](int port, const std::string& token, const std::string& room) {
-    std::vector<std::string> ids;
-    std::string before;
-    for (;;) {
-      auto page = http_request(port,
-                               "GET /api/v1/rooms/" + room + "/messages?limit=200" +
-                                   (before.empty() ? "" : "&before=" + before) +
-                                   " HTTP/1.1\r\nAuthorization: Bearer " + token + "\r\n",
-                               "");
-      BOOST_REQUIRE_MESSAGE(page.first == 200, page.first << " " << page.second);
-      auto doc = nlohmann::json::parse(page.second);
-      for (auto& m : doc.at("items")) ids.push_back(m.at("message_id").get<std::string>());
-      if (doc.at("next_cursor").is_null()) break;
-      before = doc.at("next_cursor").get<std::string>();
-    }
-    return ids;
-  };
+  auto args = [&](const std::string& map_max_mb) { return small_store_args(data, map_max_mb); };
 
   std::string room;
   std::set<std::string> acked;
@@ -472,33 +553,9 @@ BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_rec
     mextd_process p{args("2")};
     int port = p.wait_listening();
     BOOST_REQUIRE(port > 0);
-    auto token = login(port);
-    auto org = post(port, token, "/api/v1/organizations", {{"name", "Acme"}});
-    BOOST_REQUIRE_EQUAL(org.first, 201);
-    auto exh = post(port, token, "/api/v1/exhibitions",
-                    {{"title", "Fair"},
-                     {"starts_at", "2026-11-27T08:00:00Z"},
-                     {"ends_at", "2026-11-30T18:00:00Z"}});
-    BOOST_REQUIRE_EQUAL(exh.first, 201);
-    auto booth = post(port, token,
-                      "/api/v1/exhibitions/" +
-                          nlohmann::json::parse(exh.second).at("exhibition_id").get<std::string>() +
-                          "/booths",
-                      {{"organization_id", nlohmann::json::parse(org.second).at("organization_id")},
-                       {"name", "Booth"}});
-    BOOST_REQUIRE_EQUAL(booth.first, 201);
-    room = nlohmann::json::parse(booth.second).at("chat_room_id").get<std::string>();
-
-    std::pair<int, std::string> refused{0, {}};
-    for (int i = 0; i < 5000 && refused.first == 0; ++i) {
-      auto r = post(port, token, "/api/v1/rooms/" + room + "/messages",
-                    {{"text", std::string(3900, 'a' + i % 26)},
-                     {"client_msg_id", "fill-" + std::to_string(i)}});
-      if (r.first == 201)
-        acked.insert(nlohmann::json::parse(r.second).at("message_id").get<std::string>());
-      else
-        refused = r;
-    }
+    auto token = admin_login(port);
+    room = new_booth_room(port, token);
+    auto [refused, at] = fill_room(port, token, room, acked);
     BOOST_REQUIRE_EQUAL(refused.first, 507);
     auto problem = nlohmann::json::parse(refused.second);
     BOOST_TEST(problem.at("status") == 507);
@@ -506,7 +563,7 @@ BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_rec
     BOOST_TEST(acked.size() > 10u);
     // Full, the server still answers reads and health, and keeps what it acknowledged.
     BOOST_TEST(http_get(port, "/healthz").first == 200);
-    auto seen = history(port, token, room);
+    auto seen = room_history(port, token, room);
     BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()) == acked);
     BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
   }
@@ -514,16 +571,73 @@ BOOST_AUTO_TEST_CASE(a_full_store_answers_507_loses_nothing_acknowledged_and_rec
   mextd_process p{args("64")};
   int port = p.wait_listening();
   BOOST_REQUIRE(port > 0);
-  auto token = login(port);
-  auto after = post(port, token, "/api/v1/rooms/" + room + "/messages",
-                    {{"text", "space is back"}, {"client_msg_id", "after-full"}});
+  auto token = admin_login(port);
+  auto after = post_json(port, token, "/api/v1/rooms/" + room + "/messages",
+                         {{"text", "space is back"}, {"client_msg_id", "after-full"}});
   BOOST_REQUIRE_EQUAL(after.first, 201);
-  auto seen = history(port, token, room);
+  auto seen = room_history(port, token, room);
   std::set<std::string> unique(seen.begin(), seen.end());
   BOOST_TEST(unique.size() == seen.size(), "a message is stored twice");
   std::size_t missing = 0;
   for (auto& id : acked) missing += unique.count(id) == 0 ? 1 : 0;
   BOOST_TEST(missing == 0u, missing << " of " << acked.size() << " acknowledged messages lost");
   BOOST_TEST(unique.size() == acked.size() + 1);
+  BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+}
+
+// The map is large enough; the filesystem under it is not (a 3 MiB tmpfs under a 64 MiB map).
+BOOST_AUTO_TEST_CASE(
+    a_full_filesystem_answers_507_keeps_what_it_acknowledged_and_writes_again_when_space_returns,
+    *boost::unit_test::precondition(can_mount_tmpfs{})) {
+  test::temp_dir dir;
+  small_filesystem fs{dir.path() / "fs", 3};
+  BOOST_REQUIRE_MESSAGE(fs.mounted(), fs.why());
+  auto data = (fs.path() / "var").string();
+  auto args = small_store_args(data, "64");
+  std::string room;
+  std::set<std::string> acked;
+  {
+    mextd_process p{args};
+    int port = p.wait_listening();
+    BOOST_REQUIRE(port > 0);
+    auto token = admin_login(port);
+    room = new_booth_room(port, token);
+    auto [refused, at] = fill_room(port, token, room, acked);
+    // The disk, not the map, ran out: the answer says so, as problem+json.
+    BOOST_REQUIRE_MESSAGE(refused.first == 507, refused.first << " " << refused.second);
+    auto problem = nlohmann::json::parse(refused.second);
+    BOOST_TEST(problem.at("status") == 507);
+    BOOST_TEST(problem.at("detail").get<std::string>().find("filesystem") != std::string::npos,
+               problem.dump());
+    BOOST_TEST(acked.size() > 10u);
+    BOOST_TEST(http_get(port, "/healthz").first == 200);
+    auto seen = room_history(port, token, room);
+    BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()) == acked);
+
+    // The operator frees space; the same process writes again, the refused message included,
+    // and its client id was not taken by the refused attempt.
+    BOOST_REQUIRE(fs.grow_to(32));
+    auto retried = post_json(port, token, "/api/v1/rooms/" + room + "/messages",
+                             {{"text", std::string(3900, 'a' + at % 26)},
+                              {"client_msg_id", "fill-" + std::to_string(at)}});
+    BOOST_REQUIRE_MESSAGE(retried.first == 201, retried.first << " " << retried.second);
+    auto retried_id = nlohmann::json::parse(retried.second).at("message_id").get<std::string>();
+    BOOST_TEST(acked.count(retried_id) == 0u);
+    acked.insert(retried_id);
+    auto after = post_json(port, token, "/api/v1/rooms/" + room + "/messages",
+                           {{"text", "space is back"}, {"client_msg_id", "after-full"}});
+    BOOST_REQUIRE_EQUAL(after.first, 201);
+    acked.insert(nlohmann::json::parse(after.second).at("message_id").get<std::string>());
+    BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
+  }
+  // The data directory opens without repair after having been full, with every message once.
+  mextd_process p{args};
+  int port = p.wait_listening();
+  BOOST_REQUIRE(port > 0);
+  auto token = admin_login(port);
+  auto seen = room_history(port, token, room);
+  std::set<std::string> unique(seen.begin(), seen.end());
+  BOOST_TEST(unique.size() == seen.size(), "a message is stored twice");
+  BOOST_TEST(unique == acked);
   BOOST_TEST(WEXITSTATUS(p.stop(SIGTERM)) == 0);
 }
