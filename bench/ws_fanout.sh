@@ -10,7 +10,9 @@
 # MEXT_BENCH_CLIENT_CPU (1). mextd runs with --log-level warn, --rate-limit-rps 0 and a send rate
 # per connection high enough for one sender to drive the room; everything else is default,
 # including the bounded send queue per connection (a member that falls behind is closed, and the
-# step is then reported with its failed clients). Output: one JSON line per step and a summary.
+# step is then reported with its failed clients). Output: one JSON line per step and per memory
+# sample; each step names the cores the server and the load generator used (server_cores,
+# client_cores: 1.0 is the one core each is pinned to, busy for the whole step).
 # Environment: MEXT_BENCH_SIZES (default "10 100 1000"), MEXT_BENCH_SERVERS (default
 # "mextd ws socketio"), MEXT_BENCH_MEXTD_FLAGS (more mextd flags, e.g. "--scheduler stealing"),
 # MEXT_BENCH_MEXTD (the mextd binary, default BUILD_DIR/mextd: another build, side by side),
@@ -125,7 +127,7 @@ for transport in $TRANSPORTS; do
       start "$server" "$transport"
       # shellcheck disable=SC2046
       taskset -c "$CLIENT_CPU" "$LOAD" $(load_args "$server" "$transport") --members "$size" \
-        --rates "$(rates_for "$size")" --step-s "$STEP" | sed "s/^{/{\"server\":\"$server\",/" ||
+        --rates "$(rates_for "$size")" --step-s "$STEP" --server-pid "$PID" | sed "s/^{/{\"server\":\"$server\",/" ||
         echo "{\"server\":\"$server\",\"transport\":\"$transport\",\"members\":$size,\"error\":\"load generator failed\"}"
       stop
     done

@@ -1,9 +1,10 @@
 // The load generator of the WebSocket fan-out benchmark (bench/ws_fanout.sh): one room of N
 // members and one sender, against mextd or the Node reference servers, over plain or TLS
-// WebSocket on loopback, on one thread.
+// WebSocket on loopback, on one thread, with a WebSocket client of its own (below).
 //
 //   ws_fanout_load --port P --protocol mext|broadcast|socketio [--tls] --members N
 //                  [--token T --room R] --rates 100,200,500 [--step-s 5] [--idle-s 0]
+//                  [--server-pid PID]
 //
 // The sender is open-loop: message i of a step is due at start + i/rate, and carries that due
 // time ("T=<ns>;") so that latency counts from when the message should have left, not from when
@@ -11,7 +12,9 @@
 // offered rate, messages sent, deliveries (per second and as a share of sent x members) and
 // send-to-delivery latency p50/p99/max, as one JSON object a line. With --idle-s it connects the
 // members, prints "idle N" and waits that long without sending (for memory figures), then exits.
-// It stops rising once p99 passes 1 s.
+// It stops rising once p99 passes 1 s. Each step also reports the CPU the generator used and,
+// with --server-pid, the server's, in cores (1.0: one core busy the whole step), so that a
+// ladder shows which side ran out first.
 
 #include <algorithm>
 #include <array>
@@ -20,6 +23,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <deque>
 #include <iostream>
 #include <memory>
@@ -28,20 +32,17 @@
 #include <string_view>
 #include <vector>
 
-#include <boost/asio/connect.hpp>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/buffer.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/beast/core.hpp>
-#include <boost/beast/ssl.hpp>
-#include <boost/beast/websocket.hpp>
-#include <boost/beast/websocket/ssl.hpp>
+#include <boost/asio/write.hpp>
 
 namespace {
 
-namespace beast = boost::beast;
-namespace websocket = boost::beast::websocket;
 namespace net = boost::asio;
 namespace ssl = boost::asio::ssl;
 using tcp = net::ip::tcp;
@@ -61,7 +62,35 @@ struct options {
   std::vector<double> rates{100};
   int step_s = 5;
   int idle_s = 0;
+  int server_pid = 0;
 };
+
+// CPU seconds (user + system) this process has used.
+double own_cpu_s() {
+  rusage u{};
+  ::getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) +
+         static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec) / 1e6;
+}
+
+// CPU seconds another process has used, from /proc/PID/stat; negative when it cannot be read.
+double process_cpu_s(int pid) {
+  if (pid <= 0) return -1;
+  std::FILE* f = std::fopen(("/proc/" + std::to_string(pid) + "/stat").c_str(), "r");
+  if (!f) return -1;
+  char buf[1024];
+  auto n = std::fread(buf, 1, sizeof buf - 1, f);
+  std::fclose(f);
+  buf[n] = '\0';
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const char* p = std::strrchr(buf, ')');
+  if (!p) return -1;
+  unsigned long long utime = 0, stime = 0;
+  if (std::sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
+                  &stime) != 2)
+    return -1;
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 // Log-linear latency histogram: 16 buckets per power of two of microseconds.
 class histogram {
@@ -100,38 +129,45 @@ struct shared_stats {
   int failed = 0;
 };
 
-// One client connection: plain or TLS, speaking one of the three protocols.
+// One client connection: plain or TLS, speaking one of the three protocols. It frames
+// WebSocket itself on the byte stream: a member reads whatever the socket holds in one call and
+// walks the frames in place, so that the generator's cost per delivery stays well below the
+// servers' (with Beast's client, one composed read per message, it was the generator that ran
+// out of its core first over TLS).
 class client : public std::enable_shared_from_this<client> {
  public:
   client(net::io_context& ioc, ssl::context& ctx, const options& o, shared_stats& stats,
          bool sender)
-      : o_(o), stats_(stats), sender_(sender), resolver_(ioc) {
+      : o_(o), stats_(stats), sender_(sender) {
     if (o.tls)
       tls_.emplace(ioc, ctx);
     else
       plain_.emplace(ioc);
+    in_.resize(64 * 1024);
   }
 
   void start() {
     auto self = shared_from_this();
     tcp::endpoint ep(net::ip::address_v4::loopback(), o_.port);
-    with([&](auto& ws) {
-      beast::get_lowest_layer(ws).async_connect(ep, [self](beast::error_code ec) {
-        if (ec) return self->fail("connect", ec);
-        self->after_connect();
+    socket().async_connect(ep, [self](boost::system::error_code ec) {
+      if (ec) return self->fail("connect", ec);
+      self->socket().set_option(tcp::no_delay(true));
+      if (!self->tls_) return self->upgrade();
+      self->tls_->async_handshake(ssl::stream_base::client, [self](boost::system::error_code ec) {
+        if (ec) return self->fail("tls", ec);
+        self->upgrade();
       });
     });
   }
 
   // Queues a text message (the sender only).
-  void send(std::string text) {
-    out_.push_back(std::move(text));
-    if (out_.size() == 1) write_next();
-  }
+  void send(std::string_view text) { queue_frame(0x1, text); }
 
   bool ready() const { return ready_; }
 
  private:
+  tcp::socket& socket() { return tls_ ? tls_->next_layer() : *plain_; }
+
   template <class F>
   void with(F&& f) {
     if (tls_)
@@ -140,30 +176,91 @@ class client : public std::enable_shared_from_this<client> {
       f(*plain_);
   }
 
-  void after_connect() {
-    auto self = shared_from_this();
-    if (tls_) {
-      tls_->next_layer().async_handshake(ssl::stream_base::client, [self](beast::error_code ec) {
-        if (ec) return self->fail("tls", ec);
-        self->ws_handshake();
-      });
-    } else {
-      ws_handshake();
-    }
-  }
-
-  void ws_handshake() {
-    auto self = shared_from_this();
+  void upgrade() {
     std::string target = o_.protocol == "mext"       ? "/api/v1/ws"
                          : o_.protocol == "socketio" ? "/socket.io/?EIO=4&transport=websocket"
                                                      : "/";
-    with([&](auto& ws) {
-      ws.set_option(websocket::stream_base::timeout::suggested(beast::role_type::client));
-      ws.async_handshake("127.0.0.1", target, [self](beast::error_code ec) {
-        if (ec) return self->fail("handshake", ec);
-        self->opened();
-      });
+    pending_ = "GET " + target +
+               " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+    flush();
+    read();
+  }
+
+  void read() {
+    auto self = shared_from_this();
+    if (used_ == in_.size()) in_.resize(in_.size() * 2);  // one message larger than the buffer
+    with([&](auto& s) {
+      s.async_read_some(net::buffer(in_.data() + used_, in_.size() - used_),
+                        [self](boost::system::error_code ec, std::size_t n) {
+                          if (ec) return self->fail("read", ec);
+                          self->used_ += n;
+                          if (!self->consume()) return;
+                          self->read();
+                        });
     });
+  }
+
+  // Walks the bytes read so far: the upgrade answer, then every whole frame; keeps a partial
+  // frame at the front of the buffer. False once the connection is done for.
+  bool consume() {
+    std::size_t pos = 0;
+    if (!upgraded_) {
+      std::string_view head(in_.data(), used_);
+      auto end = head.find("\r\n\r\n");
+      if (end == std::string_view::npos) return true;
+      if (head.substr(0, 12) != "HTTP/1.1 101") {
+        fail("upgrade", boost::system::errc::make_error_code(boost::system::errc::protocol_error));
+        return false;
+      }
+      upgraded_ = true;
+      pos = end + 4;
+      opened();
+    }
+    const auto* b = reinterpret_cast<const unsigned char*>(in_.data());
+    for (;;) {
+      if (used_ - pos < 2) break;
+      const bool fin = (b[pos] & 0x80) != 0;
+      const int opcode = b[pos] & 0x0f;
+      const bool masked = (b[pos + 1] & 0x80) != 0;
+      uint64_t len = b[pos + 1] & 0x7f;
+      std::size_t head = 2;
+      if (len == 126) {
+        if (used_ - pos < 4) break;
+        len = (uint64_t{b[pos + 2]} << 8) | b[pos + 3];
+        head = 4;
+      } else if (len == 127) {
+        if (used_ - pos < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | b[pos + 2 + i];
+        head = 10;
+      }
+      if (masked) head += 4;  // a server never masks; read past it all the same
+      if (used_ - pos < head + len) break;
+      std::string_view payload(in_.data() + pos + head, static_cast<std::size_t>(len));
+      pos += head + static_cast<std::size_t>(len);
+      if (opcode == 0x9) {
+        queue_frame(0xA, payload);
+      } else if (opcode == 0x8) {
+        fail("read", boost::system::errc::make_error_code(boost::system::errc::connection_reset));
+        return false;
+      } else if (opcode == 0x1 || opcode == 0x2 || opcode == 0x0) {
+        if (fin && opcode != 0x0 && partial_.empty()) {
+          on_message(payload);
+        } else {
+          partial_.append(payload);
+          if (fin) {
+            on_message(partial_);
+            partial_.clear();
+          }
+        }
+      }
+    }
+    if (pos > 0) {
+      std::memmove(in_.data(), in_.data() + pos, used_ - pos);
+      used_ -= pos;
+    }
+    return true;
   }
 
   void opened() {
@@ -171,7 +268,6 @@ class client : public std::enable_shared_from_this<client> {
       send(R"({"op":"auth","token":")" + o_.token + "\"}");
     else if (o_.protocol == "broadcast")
       become_ready();
-    read();
   }
 
   void become_ready() {
@@ -180,20 +276,7 @@ class client : public std::enable_shared_from_this<client> {
     ++stats_.ready;
   }
 
-  void read() {
-    auto self = shared_from_this();
-    with([&](auto& ws) {
-      ws.async_read(buffer_, [self](beast::error_code ec, std::size_t) {
-        if (ec) return self->fail("read", ec);
-        self->on_frame();
-        self->read();
-      });
-    });
-  }
-
-  void on_frame() {
-    auto data = buffer_.cdata();
-    std::string_view text(static_cast<const char*>(data.data()), data.size());
+  void on_message(std::string_view text) {
     auto t = text.find("T=");
     if (t != std::string_view::npos) {
       if (!sender_) {
@@ -223,21 +306,46 @@ class client : public std::enable_shared_from_this<client> {
         become_ready();
       }
     }
-    buffer_.consume(buffer_.size());
   }
 
-  void write_next() {
+  // A client frame: FIN, the opcode, the length, a mask key and the masked payload (RFC 6455
+  // 5.3); frames queued while a write is in flight leave together in the next one.
+  void queue_frame(int opcode, std::string_view payload) {
+    std::string& out = writing_ ? next_ : pending_;
+    out += static_cast<char>(0x80 | opcode);
+    if (payload.size() < 126) {
+      out += static_cast<char>(0x80 | payload.size());
+    } else if (payload.size() < 65536) {
+      out += static_cast<char>(0x80 | 126);
+      out += static_cast<char>(payload.size() >> 8);
+      out += static_cast<char>(payload.size() & 0xff);
+    } else {
+      out += static_cast<char>(0x80 | 127);
+      for (int i = 7; i >= 0; --i) out += static_cast<char>((payload.size() >> (8 * i)) & 0xff);
+    }
+    const unsigned char key[4] = {0x37, 0xfa, 0x21, 0x3d};
+    out.append(reinterpret_cast<const char*>(key), 4);
+    for (std::size_t i = 0; i < payload.size(); ++i)
+      out += static_cast<char>(payload[i] ^ static_cast<char>(key[i % 4]));
+    if (!writing_) flush();
+  }
+
+  void flush() {
+    if (writing_ || pending_.empty()) return;
+    writing_ = true;
     auto self = shared_from_this();
-    with([&](auto& ws) {
-      ws.async_write(net::buffer(out_.front()), [self](beast::error_code ec, std::size_t) {
+    with([&](auto& s) {
+      net::async_write(s, net::buffer(pending_), [self](boost::system::error_code ec, std::size_t) {
+        self->writing_ = false;
         if (ec) return self->fail("write", ec);
-        self->out_.pop_front();
-        if (!self->out_.empty()) self->write_next();
+        self->pending_.clear();
+        std::swap(self->pending_, self->next_);
+        self->flush();
       });
     });
   }
 
-  void fail(const char* what, beast::error_code ec) {
+  void fail(const char* what, boost::system::error_code ec) {
     if (failed_) return;
     failed_ = true;
     ++stats_.failed;
@@ -247,11 +355,14 @@ class client : public std::enable_shared_from_this<client> {
   const options& o_;
   shared_stats& stats_;
   bool sender_;
-  tcp::resolver resolver_;
-  std::optional<websocket::stream<beast::ssl_stream<beast::tcp_stream>>> tls_;
-  std::optional<websocket::stream<beast::tcp_stream>> plain_;
-  beast::flat_buffer buffer_;
-  std::deque<std::string> out_;
+  std::optional<ssl::stream<tcp::socket>> tls_;
+  std::optional<tcp::socket> plain_;
+  std::vector<char> in_;
+  std::size_t used_ = 0;
+  std::string partial_;
+  std::string pending_, next_;  // bytes being written; bytes queued behind them
+  bool writing_ = false;
+  bool upgraded_ = false;
   bool ready_ = false;
   bool failed_ = false;
 };
@@ -297,6 +408,8 @@ options parse(int argc, char** argv) {
       o.step_s = std::stoi(next());
     else if (a == "--idle-s")
       o.idle_s = std::stoi(next());
+    else if (a == "--server-pid")
+      o.server_pid = std::stoi(next());
     else {
       std::cerr << "unknown argument " << a << "\n";
       std::exit(2);
@@ -304,7 +417,8 @@ options parse(int argc, char** argv) {
   }
   if (o.port == 0 || (o.protocol == "mext" && (o.token.empty() || o.room.empty()))) {
     std::cerr << "usage: ws_fanout_load --port P --protocol mext|broadcast|socketio [--tls] "
-                 "--members N [--token T --room R] --rates 100,200 [--step-s 5] [--idle-s 0]\n";
+                 "--members N [--token T --room R] --rates 100,200 [--step-s 5] [--idle-s 0] "
+                 "[--server-pid PID]\n";
     std::exit(2);
   }
   return o;
@@ -369,6 +483,8 @@ int main(int argc, char** argv) {
     const auto step_len = std::chrono::seconds(o.step_s);
     uint64_t sent = 0;
     const int64_t start_ns = now_ns();
+    const double client_cpu_before = own_cpu_s();
+    const double server_cpu_before = process_cpu_s(o.server_pid);
     while (clock_type::now() - start < step_len) {
       // Every message due by now leaves, stamped with the time it was due.
       auto elapsed = static_cast<double>(now_ns() - start_ns) / 1e9;
@@ -391,6 +507,12 @@ int main(int argc, char** argv) {
     // Deliveries still in flight get one more second, counted with their true latency.
     run_until(
         ioc, [] { return false; }, std::chrono::seconds(1));
+    const double wall_s = static_cast<double>(now_ns() - start_ns) / 1e9;
+    const double client_cores = (own_cpu_s() - client_cpu_before) / wall_s;
+    const double server_cpu_after = process_cpu_s(o.server_pid);
+    const double server_cores = server_cpu_before >= 0 && server_cpu_after >= 0
+                                    ? (server_cpu_after - server_cpu_before) / wall_s
+                                    : -1;
     // Per second of sending: the drain second only lets the step's own messages arrive.
     const double secs = static_cast<double>(o.step_s);
     const double expected = static_cast<double>(sent) * o.members;
@@ -398,12 +520,13 @@ int main(int argc, char** argv) {
         "{\"protocol\":\"%s\",\"tls\":%s,\"members\":%d,\"offered_msgs_per_s\":%.0f,"
         "\"sent\":%llu,\"deliveries\":%llu,\"delivered_share\":%.4f,"
         "\"deliveries_per_s\":%.0f,\"p50_ms\":%.2f,\"p99_ms\":%.2f,\"max_ms\":%.2f,"
-        "\"failed_clients\":%d}\n",
+        "\"failed_clients\":%d,\"client_cores\":%.2f,\"server_cores\":%.2f}\n",
         o.protocol.c_str(), o.tls ? "true" : "false", o.members, rate,
         static_cast<unsigned long long>(sent), static_cast<unsigned long long>(stats.deliveries),
         expected > 0 ? static_cast<double>(stats.deliveries) / expected : 0.0,
         static_cast<double>(stats.deliveries) / secs, stats.latency.quantile_ms(0.5),
-        stats.latency.quantile_ms(0.99), stats.latency.max_ms(), stats.failed);
+        stats.latency.quantile_ms(0.99), stats.latency.max_ms(), stats.failed, client_cores,
+        server_cores);
     std::fflush(stdout);
     if (stats.latency.quantile_ms(0.99) > 1000.0 || stats.failed > 0) break;
   }
