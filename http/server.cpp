@@ -751,6 +751,9 @@ class ws_session final : public session_base, public ws_connection, private ws_f
       log::debug("ws.read_ended").field("connection", id_).field("reason", ec.message());
     read_ended_ = true;
     if (!cork_.busy()) return abort();
+    // Our close frame is already out or on its way: no answer can come, so go once it is flushed
+    // instead of waiting for the close timer.
+    if (close_started_) return teardown_after_flush();
     begin_close();
   }
 

@@ -7,6 +7,10 @@
 // stalled reader closed while the room keeps talking, session end, presence, and 1,000 clients
 // in one room.
 
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <chrono>
 #include <set>
 #include <string>
@@ -358,6 +362,64 @@ BOOST_FIXTURE_TEST_CASE(a_binary_frame_closes_with_1003, ws_fixture) {
   auto c = signed_in(new_user("a@example.test").second);
   c.send_binary(std::string("\x01\x02\x03", 3));
   BOOST_TEST(c.wait_close() == 1003);
+}
+
+// Plain, so that the test can half-close the socket itself; a close timer far beyond the wait.
+mext::test::api_fixture_options half_close_options() {
+  auto o = ws_options();
+  o.tls = false;
+  o.ws.close_timeout = 60s;
+  return o;
+}
+
+struct half_close_fixture : ws_fixture {
+  half_close_fixture() : ws_fixture(half_close_options()) {}
+};
+
+BOOST_FIXTURE_TEST_CASE(a_client_that_sends_a_refused_frame_and_half_closes_is_let_go_at_once,
+                        half_close_fixture) {
+  const int fd = mext::test::connect_loopback(port);
+  BOOST_REQUIRE(fd >= 0);
+  const std::string upgrade =
+      "GET /api/v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+      "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+      "Sec-WebSocket-Version: 13\r\nCookie: mext_session=" +
+      new_user("a@example.test").second + "\r\n\r\n";
+  // A masked binary frame of three bytes, refused with 1003; then no more from this side.
+  const std::string frame("\x82\x83\x01\x02\x03\x04\x00\x00\x00", 9);
+  BOOST_REQUIRE(::write(fd, upgrade.data(), upgrade.size()) ==
+                static_cast<ssize_t>(upgrade.size()));
+  std::string got;
+  char chunk[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    auto n = ::read(fd, chunk, sizeof chunk);
+    BOOST_REQUIRE(n > 0);
+    got.append(chunk, static_cast<std::size_t>(n));
+  }
+  BOOST_REQUIRE(got.rfind("HTTP/1.1 101", 0) == 0);
+  got.erase(0, got.find("\r\n\r\n") + 4);
+  BOOST_REQUIRE(::write(fd, frame.data(), frame.size()) == static_cast<ssize_t>(frame.size()));
+  ::shutdown(fd, SHUT_WR);
+  // The server sends its close frame and closes, well before its 60 s close timer would.
+  bool ended = false;
+  const auto deadline = std::chrono::steady_clock::now() + 15s;
+  while (!ended && std::chrono::steady_clock::now() < deadline) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 500) <= 0) continue;
+    auto n = ::read(fd, chunk, sizeof chunk);
+    if (n <= 0)
+      ended = true;
+    else
+      got.append(chunk, static_cast<std::size_t>(n));
+  }
+  ::close(fd);
+  BOOST_TEST(ended, "the connection was still open 15 s after the client half-closed");
+  // Whatever came before it (a ready event), the last frame is the close with 1003.
+  auto close_at = got.rfind('\x88');
+  BOOST_REQUIRE(close_at != std::string::npos);
+  BOOST_REQUIRE(got.size() >= close_at + 4);
+  BOOST_TEST((static_cast<unsigned char>(got[close_at + 2]) << 8 |
+              static_cast<unsigned char>(got[close_at + 3])) == 1003);
 }
 
 BOOST_FIXTURE_TEST_CASE(a_frame_that_is_not_json_closes_with_1007, ws_fixture) {
