@@ -12,46 +12,31 @@ BUILD_DIR=$(cd "$1" && pwd)
 TRANSPORT=$2
 RATE=$3
 MEMBERS=${4:-1000}
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+MEXTD=$BUILD_DIR/mextd
+SERVER_CPU=0
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/mext-cpu-split.XXXXXX")
-MPID=""
+PID=""
 cleanup() {
-  [ -n "$MPID" ] && kill "$MPID" 2>/dev/null && wait "$MPID" 2>/dev/null || true
+  [ -n "$PID" ] && kill "$PID" 2>/dev/null && wait "$PID" 2>/dev/null || true
   rm -rf "$TMP"
 }
 trap cleanup EXIT INT TERM
 ulimit -n 20000
+# shellcheck source=bench/ws_servers.sh
+. "$ROOT/bench/ws_servers.sh"
 
-flags=(--data-dir "$TMP/data" --listen 127.0.0.1:0 --demo --log-level warn --rate-limit-rps 0
-  --ws-send-rate 1000000 --ws-send-burst 1000000)
-scheme=https
+start mextd "$TRANSPORT"
 load_tls=(--tls)
-if [ "$TRANSPORT" = plain ]; then
-  flags+=(--plain-http)
-  scheme=http
-  load_tls=()
-fi
-MEXT_ADMIN_EMAIL=admin@bench.invalid MEXT_ADMIN_PASSWORD=bench-admin-password-1234 \
-  taskset -c 0 "$BUILD_DIR/mextd" "${flags[@]}" >"$TMP/mextd.log" 2>&1 &
-MPID=$!
-for _ in $(seq 1 600); do grep -q "^listening on" "$TMP/mextd.log" && break; sleep 0.1; done
-PORT=$(grep -m1 "^listening on" "$TMP/mextd.log" | sed 's/.*://')
-TOKEN=$(curl -sk -X POST "$scheme://127.0.0.1:$PORT/api/v1/auth/login" \
-  -H 'Content-Type: application/json' \
-  -d '{"email":"admin@bench.invalid","password":"bench-admin-password-1234"}' |
-  sed 's/.*"token":"\([^"]*\)".*/\1/')
-exh=$(curl -sk "$scheme://127.0.0.1:$PORT/api/v1/exhibitions" |
-  sed 's/.*"exhibition_id":"\([^"]*\)".*/\1/')
-ROOM=$(curl -sk "$scheme://127.0.0.1:$PORT/api/v1/exhibitions/$exh/booths" |
-  sed 's/.*"chat_room_id":"\([^"]*\)".*/\1/')
-
+[ "$TRANSPORT" = plain ] && load_tls=()
 taskset -c 1 "$BUILD_DIR/bench/ws_fanout_load" --port "$PORT" --protocol mext "${load_tls[@]}" \
   --members "$MEMBERS" --token "$TOKEN" --room "$ROOM" --rates "20,$RATE" --step-s 8 \
-  --server-pid "$MPID" >"$TMP/load.out" &
+  --server-pid "$PID" >"$TMP/load.out" &
 LPID=$!
 
 # thread name, utime, stime (clock ticks) of every thread, summed by name
 sample() {
-  for t in /proc/"$MPID"/task/*; do
+  for t in /proc/"$PID"/task/*; do
     printf '%s %s\n' "$(tr ' ' _ <"$t/comm")" "$(sed 's/.*) //' "$t/stat" | awk '{print $12, $13}')"
   done | awk '{u[$1] += $2; s[$1] += $3} END {for (k in u) print k, u[k], s[k]}' | sort
 }
